@@ -1,0 +1,53 @@
+# qapgen: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Installed before the package so that pip resolves torch to this build. On the CI machines
+# this exact version is a CPU wheel already on disk; elsewhere pip fetches it from the index
+# (set TORCH_SPEC to pick another build, e.g. TORCH_SPEC='torch==2.13.0' with an --index-url).
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_WORKERS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets with one line each
+	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/qapgen: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(BIN)/qapgen ## Create .venv and install qapgen with its dev extra (torch first)
+
+.PHONY: test
+test: install ## Run the test suite (slow and GPU tests are skipped; CI runs this)
+	$(BIN)/python -m pytest -q
+
+.PHONY: test-fast
+test-fast: install ## Fast subset for the edit loop (under 3 minutes on 2 cores)
+	$(BIN)/python -m pytest -q -m 'not slow and not gpu and not learnability'
+
+.PHONY: test-slow
+test-slow: install ## Slow tests only (real data when QAPGEN_DATA_DIR is set, long training)
+	$(BIN)/python -m pytest -q -m slow
+
+.PHONY: lint
+lint: install ## Ruff lint and format check
+	$(BIN)/ruff check qapgen baselines experiments tests bench
+	$(BIN)/ruff format --check qapgen baselines experiments tests bench
+
+.PHONY: format
+format: install ## Apply ruff's formatter and safe fixes
+	$(BIN)/ruff check --fix qapgen baselines experiments tests bench
+	$(BIN)/ruff format qapgen baselines experiments tests bench
+
+.PHONY: clean
+clean: ## Remove caches and run outputs (keeps .venv)
+	rm -rf .pytest_cache .ruff_cache runs lightning_logs .cache
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

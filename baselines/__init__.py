@@ -1,0 +1,1 @@
+"""The baseline zoo: one LightningModule per file, on qapgen's shared base."""
