@@ -1,0 +1,46 @@
+"""`qapgen data stats`: Table 1 for a prepared dataset."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from qapgen.data.prepare import PrepareOptions, prepare
+from qapgen.data.readers import SOURCES
+from qapgen.data.stats import dataset_stats, render_table1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="inspect and prepare datasets")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    stats = actions.add_parser("stats", help="Table 1 for the prepared data, beside the paper's")
+    stats.add_argument("--dataset", required=True, choices=sorted(SOURCES))
+    stats.add_argument(
+        "--path",
+        type=Path,
+        default=None,
+        help="an official source file or a folder holding them "
+        "(default: $QAPGEN_DATA_DIR, else the Hugging Face hub)",
+    )
+    stats.add_argument("--format", choices=("table", "json"), default="table")
+    stats.add_argument(
+        "--coqa-context", choices=("rationale", "rationale_sentence", "story"), default="rationale"
+    )
+    stats.add_argument("--split-seed", type=int, default=0)
+    stats.add_argument("--cache-dir", type=Path, default=None)
+    stats.add_argument("--no-cache", action="store_true", help="prepare afresh, write no cache")
+    stats.set_defaults(handler=run_stats)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    options = PrepareOptions(coqa_context=args.coqa_context, split_seed=args.split_seed)
+    prepared = prepare(
+        args.dataset, args.path, options, cache_dir=args.cache_dir, use_cache=not args.no_cache
+    )
+    stats = dataset_stats(prepared)
+    if args.format == "json":
+        print(json.dumps(stats, indent=2))
+    else:
+        print(render_table1(stats))
+    return 0

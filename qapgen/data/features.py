@@ -1,0 +1,138 @@
+"""Features a model can ask the DataModule for, and how records become them.
+
+A model declares ``data_features``: a tuple of feature objects. Text features render a
+template over the record's fields (``{context}``, ``{question}``, ``{answer}``) and tokenize
+it, so pipeline baselines get their prompts ("generate question: ...") without the
+DataModule knowing any model. Batch keys:
+
+- input feature ``N``: ``N_ids`` and ``N_attention_mask`` (padded with the pad id / 0);
+- target feature ``N``: ``N_labels`` (padded with -100, the loss's ignore index);
+- ``AnswerSpan``: ``answer_start_positions`` / ``answer_end_positions``, the answer's first
+  and last token in an input feature, or -100 where the answer is not a span of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from transformers import PreTrainedTokenizerBase
+
+from qapgen.data.records import QARecord
+
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class TextFeature:
+    name: str
+    template: str
+    role: Literal["input", "target"]
+    max_length_key: Literal["source", "answer", "question"] = "source"
+
+    def keys(self) -> tuple[str, ...]:
+        if self.role == "input":
+            return (f"{self.name}_ids", f"{self.name}_attention_mask")
+        return (f"{self.name}_labels",)
+
+
+@dataclass(frozen=True)
+class AnswerSpan:
+    """Answer token start/end in the tokenized ``input`` feature (extractive baselines).
+
+    Rule for answers that are not spans (free-form CoQA answers, an answer cut off by
+    truncation, no known char offset): both positions are -100, so span losses skip the
+    example; ``answer_is_span`` says which examples have a span.
+    """
+
+    input: str = "input"
+
+    def keys(self) -> tuple[str, ...]:
+        return ("answer_start_positions", "answer_end_positions", "answer_is_span")
+
+
+Feature = TextFeature | AnswerSpan
+
+CONTEXT_INPUT = TextFeature("input", "{context}", "input", "source")
+ANSWER_TARGET = TextFeature("answer", "{answer}", "target", "answer")
+QUESTION_TARGET = TextFeature("question", "{question}", "target", "question")
+ANSWER_SPAN = AnswerSpan("input")
+# What a joint model such as IGJA-QAP needs; also the DataModule's default.
+DEFAULT_FEATURES: tuple[Feature, ...] = (CONTEXT_INPUT, ANSWER_TARGET, QUESTION_TARGET)
+
+
+def render(template: str, record: QARecord) -> str:
+    return template.format(context=record.context, question=record.question, answer=record.answer)
+
+
+def encode_features(
+    records: list[QARecord],
+    features: tuple[Feature, ...],
+    tokenizer: PreTrainedTokenizerBase,
+    max_lengths: dict[str, int],
+) -> tuple[list[dict[str, object]], dict[str, int]]:
+    """Tokenize every record for every feature; returns per-record features and counters.
+
+    Counters report truncations per feature and answers that are not spans, so that
+    nothing is cut or skipped without being reported.
+    """
+    rows: list[dict[str, object]] = [{} for _ in records]
+    counters: dict[str, int] = {}
+    text_features = [f for f in features if isinstance(f, TextFeature)]
+    for feature in text_features:
+        texts = [render(feature.template, r) for r in records]
+        limit = max_lengths[feature.max_length_key]
+        encoded = tokenizer(
+            texts,
+            truncation=True,
+            max_length=limit,
+            return_offsets_mapping=feature.role == "input",
+            return_overflowing_tokens=False,
+            return_length=False,
+        )
+        full_lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
+        counters[f"truncated/{feature.name}"] = sum(n > limit for n in full_lengths)
+        for index, ids in enumerate(encoded["input_ids"]):
+            rows[index][feature.name] = list(ids)
+            if feature.role == "input":
+                rows[index][f"{feature.name}_offsets"] = [
+                    tuple(o) for o in encoded["offset_mapping"][index]
+                ]
+    for feature in features:
+        if isinstance(feature, AnswerSpan):
+            source = next(f for f in text_features if f.name == feature.input)
+            missing = 0
+            for record, row in zip(records, rows, strict=True):
+                span = answer_token_span(record, source, row[f"{feature.input}_offsets"])
+                row["answer_span"] = span
+                missing += span is None
+            counters["answer_not_a_span"] = missing
+    for row in rows:
+        for key in [k for k in row if k.endswith("_offsets")]:
+            del row[key]
+    return rows, counters
+
+
+def answer_token_span(
+    record: QARecord, source: TextFeature, offsets: list[tuple[int, int]]
+) -> tuple[int, int] | None:
+    """First and last token (inclusive) of the answer in the tokenized source, or None."""
+    if record.answer_start is None:
+        return None
+    # Where the context starts inside the rendered template (prompts put text before it).
+    prefix = source.template.split("{context}")[0]
+    if "{context}" not in source.template or "{" in prefix:
+        return None
+    char_start = len(prefix) + record.answer_start
+    char_end = char_start + len(record.answer)
+    first = last = None
+    for index, (start, end) in enumerate(offsets):
+        if end <= start:  # special tokens (</s>) have empty offsets
+            continue
+        if first is None and end > char_start:
+            first = index
+        if start < char_end:
+            last = index
+    if first is None or last is None or last < first or offsets[last][1] < char_end:
+        return None  # truncated away, or not aligned
+    return first, last

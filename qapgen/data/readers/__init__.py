@@ -1,0 +1,143 @@
+"""Readers for the real source formats, and where each dataset's official files live.
+
+``SOURCES`` maps a dataset name to its official files (possibly in several layouts, e.g.
+NewsQA as Maluuba's combined JSON or as MRQA JSON lines) and to its hub copy.
+``read_source`` reads every file of a dataset found at a path, or fetched from the hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from qapgen.data.errors import DataFormatError, DataNotFoundError
+from qapgen.data.readers import hub
+from qapgen.data.readers.base import ReadResult
+from qapgen.data.readers.coqa import read_coqa
+from qapgen.data.readers.mrqa import read_mrqa
+from qapgen.data.readers.newsqa import read_newsqa_combined
+from qapgen.data.readers.squad import read_squad
+
+# A reader takes (path, raw split) and returns records. Raw splits are the file's own:
+# "train" and "dev" (carved later into val/test), or "own" for a file that labels each
+# record's split itself (NewsQA's combined file).
+Reader = Callable[[Path, str], ReadResult]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    raw_split: str
+    relative_path: str  # official name; a folder prefix where the name alone is ambiguous
+    reader: Reader
+
+    def matches(self, path: Path) -> bool:
+        parts = Path(self.relative_path).parts
+        return tuple(path.parts[-len(parts) :]) == parts
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    name: str
+    layouts: tuple[tuple[SourceFile, ...], ...]  # alternatives, most preferred first
+    hub_writer: Callable[..., None]
+
+    def file_names(self) -> list[str]:
+        return [f.relative_path for layout in self.layouts for f in layout]
+
+    def locate(self, path: Path) -> list[tuple[SourceFile, Path]]:
+        """The official files at ``path``: the file itself, or those found under a folder."""
+        if path.is_file():
+            for layout in self.layouts:
+                for source_file in layout:
+                    if source_file.matches(path):
+                        return [(source_file, path)]
+            raise DataFormatError(
+                path,
+                f"not an official {self.name} file name; expected one of "
+                f"{', '.join(self.file_names())} (rename the file, or pass its folder)",
+            )
+        if not path.is_dir():
+            raise DataNotFoundError(f"{path} does not exist")
+        candidates = sorted(p for p in path.rglob("*") if p.is_file())
+        for layout in self.layouts:
+            found = []
+            for source_file in layout:
+                hits = [p for p in candidates if source_file.matches(p)]
+                if hits:
+                    found.append((source_file, hits[0]))
+            if found:
+                return found
+        raise DataNotFoundError(
+            f"no {self.name} files under {path}: looked for {', '.join(self.file_names())}"
+        )
+
+
+def _read_newsqa_own_splits(path: Path, raw_split: str) -> ReadResult:
+    return read_newsqa_combined(path)
+
+
+SOURCES: dict[str, DatasetSource] = {
+    "squad": DatasetSource(
+        "squad",
+        (
+            (
+                SourceFile("train", "train-v1.1.json", read_squad),
+                SourceFile("dev", "dev-v1.1.json", read_squad),
+            ),
+        ),
+        hub.write_squad,
+    ),
+    "newsqa": DatasetSource(
+        "newsqa",
+        (
+            (SourceFile("own", "combined-newsqa-data-v1.json", _read_newsqa_own_splits),),
+            (
+                SourceFile("train", "train/NewsQA.jsonl.gz", read_mrqa),
+                SourceFile("dev", "dev/NewsQA.jsonl.gz", read_mrqa),
+                SourceFile("train", "train/NewsQA.jsonl", read_mrqa),
+                SourceFile("dev", "dev/NewsQA.jsonl", read_mrqa),
+            ),
+        ),
+        hub.write_mrqa,
+    ),
+    "coqa": DatasetSource(
+        "coqa",
+        (
+            (
+                SourceFile("train", "coqa-train-v1.0.json", read_coqa),
+                SourceFile("dev", "coqa-dev-v1.0.json", read_coqa),
+            ),
+        ),
+        hub.write_coqa,
+    ),
+}
+
+
+def get_source(dataset: str) -> DatasetSource:
+    try:
+        return SOURCES[dataset]
+    except KeyError:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(SOURCES)}") from None
+
+
+def read_source(dataset: str, path: Path) -> tuple[dict[str, ReadResult], list[Path]]:
+    """Read every official file of ``dataset`` at ``path``; results keyed by raw split."""
+    source = get_source(dataset)
+    results: dict[str, ReadResult] = {}
+    files = []
+    for source_file, file_path in source.locate(Path(path)):
+        result = source_file.reader(file_path, source_file.raw_split)
+        results.setdefault(source_file.raw_split, ReadResult()).extend(result)
+        files.append(file_path)
+    return results, files
+
+
+__all__ = [
+    "SOURCES",
+    "DatasetSource",
+    "ReadResult",
+    "SourceFile",
+    "get_source",
+    "read_source",
+]

@@ -1,0 +1,93 @@
+"""CoQA JSON (``coqa-train-v1.0.json``, ``coqa-dev-v1.0.json``).
+
+CoQA answers are free-form text written by annotators; each comes with a rationale span in
+the story. The reader keeps the whole story as the context and the rationale's offsets in
+``source``; preparation then builds the context the experiment asks for (rationale span,
+its sentence, or the story).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qapgen.data.errors import DataFormatError
+from qapgen.data.readers.base import IdRegistry, ReadResult, load_json, require
+from qapgen.data.records import QARecord
+
+OFFICIAL_FILES = {"train": "coqa-train-v1.0.json", "dev": "coqa-dev-v1.0.json"}
+UNANSWERABLE = {"unknown", "unknow"}
+
+
+def read_coqa(path: Path, split: str) -> ReadResult:
+    path = Path(path)
+    document = load_json(path)
+    stories = require(document, "data", list, path=path, record="<top level>")
+    result = ReadResult()
+    ids = IdRegistry(path)
+    for s_index, story in enumerate(stories):
+        where = f"data[{s_index}]"
+        story_id = str(require(story, "id", (str, int), path=path, record=where))
+        text = require(story, "story", str, path=path, record=story_id)
+        questions = require(story, "questions", list, path=path, record=story_id)
+        answers = require(story, "answers", list, path=path, record=story_id)
+        answers_by_turn = {}
+        for a_index, answer in enumerate(answers):
+            turn = require(
+                answer, "turn_id", int, path=path, record=f"{story_id} answers[{a_index}]"
+            )
+            answers_by_turn[turn] = answer
+        for q_index, question in enumerate(questions):
+            q_where = f"{story_id} questions[{q_index}]"
+            turn = require(question, "turn_id", int, path=path, record=q_where)
+            qa_id = f"{story_id}_{turn}"
+            ids.add(qa_id, q_where)
+            q_text = require(question, "input_text", str, path=path, record=qa_id)
+            result.source_records += 1
+            answer = answers_by_turn.get(turn)
+            if answer is None:
+                raise DataFormatError(
+                    path,
+                    f"question turn {turn} has no answer with the same turn_id",
+                    record=qa_id,
+                    field="answers",
+                )
+            free_form = require(answer, "input_text", str, path=path, record=qa_id).strip()
+            start = require(answer, "span_start", int, path=path, record=qa_id)
+            end = require(answer, "span_end", int, path=path, record=qa_id)
+            if not text.strip():
+                result.dropped["empty_context"] += 1
+                continue
+            if free_form.lower().rstrip(".") in UNANSWERABLE or start < 0:
+                result.dropped["unanswerable"] += 1
+                continue
+            if not free_form or not q_text.strip():
+                result.dropped["empty_answer_or_question"] += 1
+                continue
+            if not 0 <= start < end <= len(text):
+                raise DataFormatError(
+                    path,
+                    f"rationale span [{start}, {end}) lies outside the story "
+                    f"({len(text)} characters)",
+                    record=qa_id,
+                    field="span_start/span_end",
+                )
+            result.records.append(
+                QARecord(
+                    id=qa_id,
+                    dataset="coqa",
+                    split=split,
+                    context=text,
+                    question=q_text.strip(),
+                    answer=free_form,
+                    answer_start=None,
+                    article_id=story_id,
+                    source={
+                        "file": str(path),
+                        "location": q_where,
+                        "rationale_start": start,
+                        "rationale_end": end,
+                        "turn_id": turn,
+                    },
+                )
+            )
+    return result

@@ -1,0 +1,171 @@
+"""Fetching the datasets from the Hugging Face hub, written out as the official files.
+
+Hub copies are converted into the official source formats on disk, so that one reader per
+format validates, counts and records provenance the same way for local and hub data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from qapgen.data.errors import DataNotFoundError
+
+HUB_NAMES = {
+    "squad": ("rajpurkar/squad", None),
+    "coqa": ("stanfordnlp/coqa", None),
+    # The MRQA release holds NewsQA among other subsets; rows are filtered by `subset`.
+    "newsqa": ("mrqa-workshop/mrqa", "NewsQA"),
+}
+HUB_SPLITS = {"train": "train", "validation": "dev"}
+
+
+def write_squad(
+    rows_by_split: Mapping[str, Iterable[Mapping[str, Any]]], out_dir: Path, subset: None = None
+) -> None:
+    """Hub SQuAD rows (one per question) -> ``train-v1.1.json`` / ``dev-v1.1.json``."""
+    from qapgen.data.readers.squad import OFFICIAL_FILES
+
+    for split, rows in rows_by_split.items():
+        articles: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        for row in rows:
+            answers = row["answers"]
+            articles[row["title"]][row["context"]].append(
+                {
+                    "id": row["id"],
+                    "question": row["question"],
+                    "answers": [
+                        {"text": t, "answer_start": s}
+                        for t, s in zip(answers["text"], answers["answer_start"], strict=True)
+                    ],
+                }
+            )
+        data = [
+            {"title": title, "paragraphs": [{"context": c, "qas": q} for c, q in paras.items()]}
+            for title, paras in articles.items()
+        ]
+        _write_json(out_dir / OFFICIAL_FILES[split], {"version": "1.1", "data": data})
+
+
+def write_coqa(
+    rows_by_split: Mapping[str, Iterable[Mapping[str, Any]]], out_dir: Path, subset: None = None
+) -> None:
+    """Hub CoQA rows (one per story) -> ``coqa-{train,dev}-v1.0.json``."""
+    from qapgen.data.readers.coqa import OFFICIAL_FILES
+
+    for split, rows in rows_by_split.items():
+        data = []
+        for index, row in enumerate(rows):
+            answers = row["answers"]
+            story_id = row.get("id") or f"{split}-{index}"
+            data.append(
+                {
+                    "source": row.get("source", ""),
+                    "id": story_id,
+                    "story": row["story"],
+                    "questions": [
+                        {"input_text": q, "turn_id": turn}
+                        for turn, q in enumerate(row["questions"], start=1)
+                    ],
+                    "answers": [
+                        {
+                            "input_text": text,
+                            "span_start": start,
+                            "span_end": end,
+                            "span_text": row["story"][start:end] if start >= 0 else "",
+                            "turn_id": turn,
+                        }
+                        for turn, (text, start, end) in enumerate(
+                            zip(
+                                answers["input_text"],
+                                answers["answer_start"],
+                                answers["answer_end"],
+                                strict=True,
+                            ),
+                            start=1,
+                        )
+                    ],
+                }
+            )
+        _write_json(out_dir / OFFICIAL_FILES[split], {"version": "1.0", "data": data})
+
+
+def write_mrqa(
+    rows_by_split: Mapping[str, Iterable[Mapping[str, Any]]], out_dir: Path, subset: str
+) -> None:
+    """Hub MRQA rows (one per question) -> ``{train,dev}/NewsQA.jsonl.gz``."""
+    for split, rows in rows_by_split.items():
+        contexts: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if row.get("subset", subset) != subset:
+                continue
+            entry = contexts.setdefault(
+                row["context"],
+                {"id": f"{split}-{len(contexts)}", "context": row["context"], "qas": []},
+            )
+            spans = row["detected_answers"]["char_spans"]
+            entry["qas"].append(
+                {
+                    "qid": row["qid"],
+                    "question": row["question"],
+                    "answers": list(row.get("answers", [])),
+                    "detected_answers": [
+                        {
+                            "text": text,
+                            "char_spans": [
+                                [s, e] for s, e in zip(span["start"], span["end"], strict=True)
+                            ],
+                        }
+                        for text, span in zip(row["detected_answers"]["text"], spans, strict=True)
+                    ],
+                }
+            )
+        path = out_dir / split / f"{subset}.jsonl.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps({"header": {"dataset": subset, "split": split}})]
+        lines += [json.dumps(entry) for entry in contexts.values()]
+        path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0))
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
+    """Download ``dataset`` from the hub into ``out_dir`` as official files; return the dir.
+
+    A failed download raises DataNotFoundError saying what failed and how to use a local
+    copy instead; it never falls back silently.
+    """
+    hub_name, subset = HUB_NAMES[dataset]
+    marker = out_dir / ".complete"
+    if marker.exists():
+        return out_dir
+    try:
+        from datasets import load_dataset
+
+        loaded = load_dataset(hub_name)
+    except Exception as error:  # noqa: BLE001 - any hub failure gets the same advice
+        raise DataNotFoundError(
+            f"could not load {dataset!r} from the Hugging Face hub as {hub_name!r} "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            f"Use a local copy: pass --path DIR (or set data.path in YAML, or QAPGEN_DATA_DIR) "
+            f"to a folder holding the official files ({', '.join(official_names(dataset))})."
+        ) from error
+    from qapgen.data.readers import SOURCES
+
+    rows = {HUB_SPLITS[s]: loaded[s] for s in loaded if s in HUB_SPLITS}
+    SOURCES[dataset].hub_writer(rows, out_dir, subset)
+    marker.write_text(hub_name)
+    return out_dir
+
+
+def official_names(dataset: str) -> list[str]:
+    from qapgen.data.readers import SOURCES
+
+    return SOURCES[dataset].file_names()

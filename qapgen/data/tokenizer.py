@@ -1,0 +1,88 @@
+"""Tokenizers: T5's SentencePiece from the hub or a local folder, or one trained offline.
+
+T5 conventions hold for every tokenizer qapgen uses: ``<pad>`` = 0, ``</s>`` = 1,
+``<unk>`` = 2, ``</s>`` appended to every encoded text, and sentinel tokens
+``<extra_id_0>`` ... which qapgen uses as task start tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+from tokenizers.trainers import UnigramTrainer
+from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
+
+NUM_SENTINELS = 100
+ANSWER_START_TOKEN = "<extra_id_0>"
+QUESTION_START_TOKEN = "<extra_id_1>"
+
+
+class TokenizerNotFoundError(OSError):
+    """A tokenizer could not be loaded; the message says how to use a local copy."""
+
+
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """Load a T5 tokenizer from a local folder or, by name, from the Hugging Face hub."""
+    local = Path(name_or_path).expanduser()
+    try:
+        if local.exists():
+            return AutoTokenizer.from_pretrained(str(local))
+        return AutoTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError) as error:
+        raise TokenizerNotFoundError(
+            f"could not load tokenizer {name_or_path!r} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}). Point data.tokenizer at a "
+            "local folder saved with save_pretrained (e.g. a downloaded t5-base), or set "
+            "data.tokenizer: train to train one on the training split offline."
+        ) from error
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, output_dir: str | Path
+) -> PreTrainedTokenizerFast:
+    """Train a T5-compatible SentencePiece-style unigram tokenizer and save it.
+
+    The special-token layout matches T5's, so the same model code serves pretrained and
+    offline-trained vocabularies.
+    """
+    specials = ["<pad>", "</s>", "<unk>"]
+    sentinels = [f"<extra_id_{i}>" for i in range(NUM_SENTINELS)]
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.normalizer = normalizers.NFKC()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    trainer = UnigramTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        unk_token="<unk>",
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer.add_special_tokens(sentinels)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=sentinels,
+    )
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    wrapped.save_pretrained(str(output_dir))
+    return wrapped
+
+
+def start_token_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
+    """The (answer, question) decoder start token ids: T5 sentinels 0 and 1."""
+    ids = tokenizer.convert_tokens_to_ids([ANSWER_START_TOKEN, QUESTION_START_TOKEN])
+    if tokenizer.unk_token_id in ids:
+        raise ValueError(
+            f"the tokenizer lacks {ANSWER_START_TOKEN} / {QUESTION_START_TOKEN}; "
+            "qapgen needs T5's sentinel tokens as task start tokens"
+        )
+    return ids[0], ids[1]

@@ -1,0 +1,119 @@
+"""Answer-guided multi-head gate (paper eqs 8-12).
+
+Question decoder states attend over the answer decoder states (multi-head, eqs 8-10), and the
+result is gated element-wise by a learned mixing of the answer states over answer positions
+(eqs 11-12): h_ques = S_ques ⊙ G with G = W_g h^a_dec, W_g ∈ R^{M×L}.
+
+Choices the paper leaves open:
+- No output projection after Concat(heads): eq. 10 has none, and y·k = d keeps S_ques at width d.
+- The projections W^Q_j, W^K_j, W^V_j have no bias (eq. 8 writes none).
+- G has no nonlinearity: eq. 11 is linear and the text calls G the gate without a σ. A sigmoid
+  (a gate in [0, 1]) is available as `gate_activation="sigmoid"`.
+- W_g starts at 1/L everywhere, i.e. every question position begins with the (length-scaled)
+  mean of the answer states: a zero-mean random init would make h_ques ≈ 0 at the start.
+- Padded answer positions are zeroed before the mixing, which is the same as padding h^a_dec to
+  L with zeros: a padded column of W_g then contributes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+GateActivation = Literal["identity", "sigmoid"]
+
+
+class AnswerGuidedGate(nn.Module):
+    """h_ques (B, T, d) from question states (B, T, d) and answer states (B, L_a, d)."""
+
+    def __init__(
+        self,
+        d_model: int,
+        *,
+        num_heads: int,
+        max_question_length: int,
+        max_answer_length: int,
+        gate_activation: GateActivation = "identity",
+    ) -> None:
+        super().__init__()
+        if d_model % num_heads != 0:
+            raise ValueError(f"gate heads ({num_heads}) must divide d_model ({d_model})")
+        if gate_activation not in ("identity", "sigmoid"):
+            raise ValueError(
+                f"gate_activation must be 'identity' or 'sigmoid', not {gate_activation!r}"
+            )
+        self.num_heads = num_heads
+        self.head_dim = d_model // num_heads  # k = d / y (64 at T5-base with 12 heads)
+        self.max_question_length = max_question_length
+        self.max_answer_length = max_answer_length
+        self.gate_activation = gate_activation
+        # eq. 8: the y per-head matrices W^Q_j ∈ R^{k×d} stacked row-wise into one d×d map (same for K, V)
+        self.query = nn.Linear(d_model, d_model, bias=False)
+        self.key = nn.Linear(d_model, d_model, bias=False)
+        self.value = nn.Linear(d_model, d_model, bias=False)
+        # eq. 11: W_g ∈ R^{M×L}
+        self.answer_mixing = nn.Parameter(
+            torch.full((max_question_length, max_answer_length), 1.0 / max_answer_length)
+        )
+
+    def forward(
+        self,
+        question_states: torch.Tensor,
+        answer_states: torch.Tensor,
+        answer_mask: torch.Tensor,
+        question_offset: int = 0,
+    ) -> torch.Tensor:
+        """h_ques for question positions question_offset .. question_offset+T-1.
+
+        question_states (B, T, d): h^q_dec; answer_states (B, L_a, d): h^a_dec with L_a ≤ L;
+        answer_mask (B, L_a): 1 on real answer tokens. `question_offset` is the position of the
+        first given question state, so that cached decoding (one step at a time) selects the right
+        row of W_g.
+        """
+        batch, steps, d_model = question_states.shape
+        answer_length = answer_states.size(1)
+        if answer_length > self.max_answer_length:
+            raise ValueError(
+                f"answer length {answer_length} exceeds max_answer_length {self.max_answer_length}"
+            )
+        if question_offset + steps > self.max_question_length:
+            raise ValueError(
+                f"question length {question_offset + steps} exceeds max_question_length {self.max_question_length}"
+            )
+        mask = answer_mask.to(torch.bool)  # (B, L_a)
+
+        def split_heads(states: torch.Tensor) -> torch.Tensor:  # (B, S, d) -> (B, y, S, k)
+            return states.view(batch, -1, self.num_heads, self.head_dim).transpose(1, 2)
+
+        # eq. 8: Q_j = W^Q_j h^q, K_j = W^K_j h^a, V_j = W^V_j h^a
+        queries = split_heads(self.query(question_states))  # (B, y, T, k)
+        keys = split_heads(self.key(answer_states))  # (B, y, L_a, k)
+        values = split_heads(self.value(answer_states))  # (B, y, L_a, k)
+        # eq. 9: head_j = softmax(Q_j K_j^T / sqrt(k)) V_j; scores and softmax in fp32 so the
+        # padding fill cannot overflow a half-precision score
+        scores = torch.matmul(queries.float(), keys.float().transpose(-1, -2)) / math.sqrt(
+            self.head_dim
+        )
+        scores = scores.masked_fill(
+            ~mask[:, None, None, :], torch.finfo(scores.dtype).min
+        )  # (B, y, T, L_a)
+        weights = F.softmax(scores, dim=-1).to(values.dtype)
+        heads = torch.matmul(weights, values)  # (B, y, T, k)
+        # eq. 10: S_ques = Concat(head_1..head_y)
+        summary = heads.transpose(1, 2).reshape(batch, steps, d_model)  # (B, T, d)
+        # eq. 11: G = W_g h^a_dec, rows = question positions, columns = answer positions
+        mixing = self.answer_mixing[
+            question_offset : question_offset + steps, :answer_length
+        ]  # (T, L_a)
+        masked_answer = answer_states * mask[..., None].to(answer_states.dtype)
+        gate = torch.einsum(
+            "tl,bld->btd", mixing.to(masked_answer.dtype), masked_answer
+        )  # (B, T, d)
+        if self.gate_activation == "sigmoid":
+            gate = torch.sigmoid(gate)
+        # eq. 12: h_ques = S_ques ⊙ G
+        return summary * gate

@@ -1,0 +1,276 @@
+"""IGJA-QAP core: one T5 encoder, one decoder shared by the answer and the question (paper 3.1-3.4).
+
+Training runs two teacher-forced decoder passes over the same encoder output, answer first:
+the answer pass gives log P_a through the pointer network (eqs 2-7) and the answer states h^a_dec;
+the question pass gives h^q_dec, which the answer-guided gate fuses with h^a_dec (eqs 8-12)
+before the question head (eq. 13). The loss is Φ_a + Φ_q (eq. 14).
+
+Ablations (paper 4.6) are constructor switches: `use_gate=False` (Ours-gate), `use_pointer=False`
+(Ours-pointer), `shared_decoder=False` (Ours-two-decoder).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import T5ForConditionalGeneration
+from transformers.cache_utils import Cache
+from transformers.models.t5.modeling_t5 import T5Stack
+
+from qapgen.models.backbone import vocabulary_logits
+from qapgen.models.gate import AnswerGuidedGate, GateActivation
+from qapgen.models.generation import GeneratedPairs, generate_pairs
+from qapgen.models.pointer import PointerGenerator, copy_attention
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class IGJAQAPOutput:
+    """Training outputs. Losses are scalars; log-probabilities are fp32."""
+
+    loss: torch.Tensor  # eq. 14: Φ_a + Φ_q
+    answer_loss: torch.Tensor  # Φ_a, mean -log P_a over non-pad answer tokens
+    question_loss: torch.Tensor  # Φ_q, mean -log P_q over non-pad question tokens
+    answer_log_probs: torch.Tensor  # (B, L, V)
+    question_log_probs: torch.Tensor  # (B, M, V)
+
+
+@dataclass
+class DecoderStep:
+    """One decoder pass: log-probabilities, final hidden states and the cache to continue from."""
+
+    log_probs: torch.Tensor  # (B, T, V), fp32
+    hidden_states: torch.Tensor  # (B, T, d)
+    past_key_values: Cache | None
+
+
+def shift_right(labels: torch.Tensor, start_token_id: int, pad_token_id: int) -> torch.Tensor:
+    """Teacher-forcing decoder inputs: [start, y_1 .. y_{T-1}], with -100 padding replaced by pad."""
+    inputs = labels.new_full(labels.shape, pad_token_id)
+    inputs[:, 0] = start_token_id
+    inputs[:, 1:] = labels[:, :-1]
+    return inputs.masked_fill(inputs == IGNORE_INDEX, pad_token_id)
+
+
+def token_nll(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean -log p(label) over positions whose label is not -100."""
+    return F.nll_loss(log_probs.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+
+
+class IGJAQAP(nn.Module):
+    """Interaction-guided joint abstractive QA-pair generation on a T5 backbone.
+
+    Args:
+        backbone: a `T5ForConditionalGeneration` (see `qapgen.models.backbone.load_backbone`). Its
+            encoder, decoder and tied LM head are used; the LM head is W_a in eq. 2 and W_q in eq. 13
+            (shared, as T5 has one pretrained vocabulary projection; T5 has no output bias b_a/b_q).
+        answer_start_token_id / question_start_token_id: the first decoder input of each task
+            (the DataModule uses `<extra_id_0>` and `<extra_id_1>`).
+        max_answer_length / max_question_length: L and M of the gate's W_g ∈ R^{M×L}; label
+            sequences (with `</s>`) and generated sequences may not be longer.
+        gate_heads: y, the gate's head count (12 at T5-base, k = d/y = 64).
+        use_gate: False is Ours-gate (h^q goes straight to the question head).
+        use_pointer: False is Ours-pointer (P_a = P_voc).
+        shared_decoder: False is Ours-two-decoder (the question decoder starts as a deep copy of
+            the answer decoder, including its input embedding, and then trains separately).
+        gate_activation: "identity" (paper: G = W_g h^a_dec) or "sigmoid".
+    """
+
+    def __init__(
+        self,
+        backbone: T5ForConditionalGeneration,
+        *,
+        answer_start_token_id: int,
+        question_start_token_id: int,
+        max_answer_length: int,
+        max_question_length: int,
+        gate_heads: int = 12,
+        use_gate: bool = True,
+        use_pointer: bool = True,
+        shared_decoder: bool = True,
+        gate_activation: GateActivation = "identity",
+    ) -> None:
+        super().__init__()
+        config = backbone.config
+        self.backbone = backbone
+        self.answer_start_token_id = answer_start_token_id
+        self.question_start_token_id = question_start_token_id
+        self.pad_token_id = config.pad_token_id
+        self.eos_token_id = config.eos_token_id
+        self.max_answer_length = max_answer_length
+        self.max_question_length = max_question_length
+        self.use_gate = use_gate
+        self.use_pointer = use_pointer
+        self.shared_decoder = shared_decoder
+        if use_pointer:
+            # The copy attention β is read from the cross-attention probabilities, which only the
+            # eager attention kernel returns (SDPA fuses them away). Only the decoder is switched.
+            backbone.decoder.set_attn_implementation("eager")
+        self.pointer = PointerGenerator(config.d_model, use_pointer=use_pointer)
+        self.gate = (
+            AnswerGuidedGate(
+                config.d_model,
+                num_heads=gate_heads,
+                max_question_length=max_question_length,
+                max_answer_length=max_answer_length,
+                gate_activation=gate_activation,
+            )
+            if use_gate
+            else None
+        )
+        # Registered only in the ablation, so the shared model has no duplicate parameter names.
+        self.separate_question_decoder = None if shared_decoder else copy.deepcopy(backbone.decoder)
+
+    @property
+    def answer_decoder(self) -> T5Stack:
+        return self.backbone.decoder
+
+    @property
+    def question_decoder(self) -> T5Stack:
+        return (
+            self.backbone.decoder
+            if self.separate_question_decoder is None
+            else self.separate_question_decoder
+        )
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """h_enc (B, N, d) (eq. 1)."""
+        return self.backbone.encoder(
+            input_ids=input_ids, attention_mask=attention_mask
+        ).last_hidden_state
+
+    def decode_answer(
+        self,
+        decoder_input_ids: torch.Tensor,
+        encoder_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        source_ids: torch.Tensor,
+        *,
+        past_key_values: Cache | None = None,
+        use_cache: bool = False,
+    ) -> DecoderStep:
+        """Answer decoder pass: log P_a (eqs 2-7) and h^a_dec for the given decoder inputs."""
+        decoded = self.answer_decoder(
+            input_ids=decoder_input_ids,
+            encoder_hidden_states=encoder_states,
+            encoder_attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+            output_attentions=self.use_pointer,
+        )
+        hidden = decoded.last_hidden_state  # (B, T, d)
+        beta = (
+            copy_attention(decoded.cross_attentions[-1], attention_mask)
+            if self.use_pointer
+            else None
+        )
+        log_probs = self.pointer(
+            vocabulary_logits(self.backbone, hidden), hidden, beta, encoder_states, source_ids
+        )
+        return DecoderStep(log_probs, hidden, decoded.past_key_values if use_cache else None)
+
+    def decode_question(
+        self,
+        decoder_input_ids: torch.Tensor,
+        encoder_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        answer_states: torch.Tensor,
+        answer_mask: torch.Tensor,
+        *,
+        past_key_values: Cache | None = None,
+        use_cache: bool = False,
+    ) -> DecoderStep:
+        """Question decoder pass: log P_q (eq. 13) through the gate (eqs 8-12).
+
+        With a cache, the position of the first given token is the cache's length, which selects
+        the gate's W_g rows.
+        """
+        question_offset = past_key_values.get_seq_length() if past_key_values is not None else 0
+        decoded = self.question_decoder(
+            input_ids=decoder_input_ids,
+            encoder_hidden_states=encoder_states,
+            encoder_attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+        )
+        hidden = decoded.last_hidden_state  # (B, T, d): h^q_dec
+        if self.gate is not None:
+            hidden = self.gate(hidden, answer_states, answer_mask, question_offset)  # h_ques
+        # eq. 13: P_q = softmax(W_q h_ques + b_q), fp32 for the same reason as P_voc
+        log_probs = F.log_softmax(vocabulary_logits(self.backbone, hidden).float(), dim=-1)
+        return DecoderStep(log_probs, hidden, decoded.past_key_values if use_cache else None)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        answer_labels: torch.Tensor,
+        question_labels: torch.Tensor,
+    ) -> IGJAQAPOutput:
+        """Teacher-forced losses.
+
+        input_ids, attention_mask (B, N): context + `</s>`; answer_labels (B, L) and
+        question_labels (B, M): token ids ending with `</s>`, -100 on padding.
+        """
+        self._check_lengths(answer_labels.size(1), question_labels.size(1))
+        encoder_states = self.encode(input_ids, attention_mask)
+        answer = self.decode_answer(
+            shift_right(answer_labels, self.answer_start_token_id, self.pad_token_id),
+            encoder_states,
+            attention_mask,
+            input_ids,
+        )
+        question = self.decode_question(
+            shift_right(question_labels, self.question_start_token_id, self.pad_token_id),
+            encoder_states,
+            attention_mask,
+            answer.hidden_states,
+            answer_labels != IGNORE_INDEX,
+        )
+        # eq. 14: Φ = -log P_a - log P_q = Φ_a + Φ_q (no balancing weight)
+        answer_loss = token_nll(answer.log_probs, answer_labels)
+        question_loss = token_nll(question.log_probs, question_labels)
+        return IGJAQAPOutput(
+            loss=answer_loss + question_loss,
+            answer_loss=answer_loss,
+            question_loss=question_loss,
+            answer_log_probs=answer.log_probs,
+            question_log_probs=question.log_probs,
+        )
+
+    @torch.no_grad()
+    def generate_pairs(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        *,
+        num_beams: int = 4,
+        max_answer_length: int | None = None,
+        max_question_length: int | None = None,
+        length_penalty: float = 1.0,
+    ) -> GeneratedPairs:
+        """Beam-search an answer, then a question guided by it. See `generation.generate_pairs`."""
+        return generate_pairs(
+            self,
+            input_ids,
+            attention_mask,
+            num_beams=num_beams,
+            max_answer_length=max_answer_length,
+            max_question_length=max_question_length,
+            length_penalty=length_penalty,
+        )
+
+    def _check_lengths(self, answer_length: int, question_length: int) -> None:
+        # Only the gate's W_g fixes the lengths; without it, long labels are harmless.
+        if self.gate is None:
+            return
+        if answer_length > self.max_answer_length or question_length > self.max_question_length:
+            raise ValueError(
+                f"label lengths (answer {answer_length}, question {question_length}) exceed the gate's "
+                f"max_answer_length={self.max_answer_length} / max_question_length={self.max_question_length}"
+            )

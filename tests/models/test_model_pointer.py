@@ -1,0 +1,128 @@
+"""Pointer network (eqs 2-7) against explicit computations on small tensors."""
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from qapgen.models.pointer import (
+    PointerGenerator,
+    copy_attention,
+    copy_distribution,
+    log_of_probabilities,
+)
+
+
+def test_copy_distribution_hand_computed_with_repeated_tokens():
+    # input ids [7, 3, 7, 1]: id 7 occurs twice, so it collects β_0 + β_2 (eq. 5)
+    beta = torch.tensor([[[0.1, 0.2, 0.3, 0.4]]])
+    source_ids = torch.tensor([[7, 3, 7, 1]])
+    p_copy = copy_distribution(beta, source_ids, vocab_size=9)
+    expected = torch.zeros(1, 1, 9)
+    expected[0, 0, 7] = 0.4
+    expected[0, 0, 3] = 0.2
+    expected[0, 0, 1] = 0.4
+    torch.testing.assert_close(p_copy, expected)
+
+
+def test_copy_distribution_matches_explicit_loop():
+    torch.manual_seed(0)
+    batch, steps, length, vocab = 3, 4, 6, 5  # vocab < length forces repeats
+    beta = torch.rand(batch, steps, length).softmax(-1)
+    source_ids = torch.randint(0, vocab, (batch, length))
+    expected = torch.zeros(batch, steps, vocab)
+    for b in range(batch):
+        for step in range(steps):
+            for t in range(vocab):
+                expected[b, step, t] = sum(
+                    beta[b, step, i] for i in range(length) if source_ids[b, i] == t
+                )
+    torch.testing.assert_close(copy_distribution(beta, source_ids, vocab), expected)
+
+
+def test_copy_attention_is_head_mean_with_padding_removed():
+    torch.manual_seed(0)
+    attention = torch.rand(2, 3, 4, 5).softmax(-1)  # (B, H, T, N)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    beta = copy_attention(attention, mask)
+    mean = attention.mean(1)
+    torch.testing.assert_close(beta[0], mean[0])
+    assert torch.all(beta[1, :, 3:] == 0)
+    torch.testing.assert_close(beta[1, :, :3], mean[1, :, :3] / mean[1, :, :3].sum(-1, keepdim=True))
+    torch.testing.assert_close(beta.sum(-1), torch.ones(2, 4))
+
+
+def _pointer_inputs(seed=0, batch=2, steps=3, length=5, d_model=8, vocab=11):
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        "vocab_logits": torch.randn(batch, steps, vocab, generator=generator),
+        "decoder_states": torch.randn(batch, steps, d_model, generator=generator),
+        "beta": torch.rand(batch, steps, length, generator=generator).softmax(-1),
+        "encoder_states": torch.randn(batch, length, d_model, generator=generator),
+        "source_ids": torch.randint(0, vocab, (batch, length), generator=generator),
+    }
+
+
+def test_mixture_matches_direct_formula():
+    torch.manual_seed(0)
+    pointer = PointerGenerator(8)
+    inputs = _pointer_inputs()
+    log_p_answer = pointer(**inputs)
+    # eqs 2-7 written out directly in probability space
+    p_voc = inputs["vocab_logits"].softmax(-1)
+    context = torch.einsum("btn,bnd->btd", inputs["beta"], inputs["encoder_states"])
+    features = torch.cat([inputs["decoder_states"], context], -1)
+    p_gen = torch.sigmoid(features @ pointer.switch.weight.T + pointer.switch.bias)
+    p_copy = copy_distribution(inputs["beta"], inputs["source_ids"], 11)
+    expected = p_gen * p_voc + (1 - p_gen) * p_copy
+    torch.testing.assert_close(log_p_answer.exp(), expected)
+    assert log_p_answer.dtype == torch.float32
+
+
+def test_answer_distribution_sums_to_one():
+    pointer = PointerGenerator(8)
+    log_p_answer = pointer(**_pointer_inputs(seed=3))
+    torch.testing.assert_close(log_p_answer.exp().sum(-1), torch.ones(2, 3))
+
+
+@pytest.mark.parametrize("p_gen", [0.0, 1.0])
+def test_forced_switch_reduces_to_one_distribution(p_gen):
+    pointer = PointerGenerator(8)
+    with torch.no_grad():
+        pointer.switch.weight.zero_()
+        pointer.switch.bias.fill_(1e4 if p_gen == 1.0 else -1e4)  # σ(±1e4) is exactly 1 / 0 in fp32
+    inputs = _pointer_inputs(seed=1)
+    p_answer = pointer(**inputs).exp()
+    if p_gen == 1.0:
+        expected = inputs["vocab_logits"].softmax(-1)
+    else:
+        expected = copy_distribution(inputs["beta"], inputs["source_ids"], 11)
+    torch.testing.assert_close(p_answer, expected)
+
+
+def test_gradients_are_finite_where_copy_mass_is_zero():
+    pointer = PointerGenerator(8)
+    inputs = _pointer_inputs(seed=2, vocab=50)  # most ids are absent from the input: P_co = 0
+    inputs["vocab_logits"].requires_grad_(True)
+    log_p_answer = pointer(**inputs)
+    assert torch.isfinite(log_p_answer).all()
+    targets = torch.arange(6).view(2, 3) + 40  # ids with zero copy mass
+    loss = F.nll_loss(log_p_answer.flatten(0, 1), targets.flatten())
+    loss.backward()
+    assert torch.isfinite(inputs["vocab_logits"].grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in pointer.parameters())
+
+
+def test_log_of_zero_is_minus_infinity_with_zero_gradient():
+    probabilities = torch.tensor([0.0, 0.5], requires_grad=True)
+    logs = log_of_probabilities(probabilities)
+    assert logs[0] == -torch.inf
+    torch.testing.assert_close(logs[1], torch.log(torch.tensor(0.5)))
+    logs[1].backward()
+    assert torch.isfinite(probabilities.grad).all()
+
+
+def test_pointer_off_is_vocabulary_softmax_without_switch_parameters():
+    pointer = PointerGenerator(8, use_pointer=False)
+    assert list(pointer.parameters()) == []
+    inputs = _pointer_inputs(seed=4)
+    torch.testing.assert_close(pointer(**inputs), inputs["vocab_logits"].log_softmax(-1))
