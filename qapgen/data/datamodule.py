@@ -177,7 +177,7 @@ class QAPDataModule(L.LightningDataModule):
         """What to build: the override, else what the attached model declares, else defaults."""
         if self._features_override is not None:
             return tuple(self._features_override)
-        model = self.trainer.lightning_module if self._trainer is not None else None
+        model = self.trainer.lightning_module if self.trainer is not None else None
         declared = getattr(model, "data_features", None)
         return tuple(declared) if declared else DEFAULT_FEATURES
 

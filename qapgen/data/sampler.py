@@ -69,8 +69,11 @@ class LengthGroupedSampler(DistributedSampler):
         for start in range(0, n, mega):
             chunk = sorted(permutation[start : start + mega], key=lambda i: -self.lengths[i])
             batches += [chunk[i : i + global_batch] for i in range(0, len(chunk), global_batch)]
+        # Only the very last batch can be short; it stays last so that every other batch
+        # stays aligned to batch_size boundaries (and so to one rank's batch).
+        tail = batches.pop() if batches and len(batches[-1]) < global_batch else []
         order = torch.randperm(len(batches), generator=generator).tolist()
-        return [index for b in order for index in batches[b]]
+        return [index for b in order for index in batches[b]] + tail
 
     def __iter__(self) -> Iterator[int]:
         order = self._global_order()

@@ -7,6 +7,7 @@ T5 conventions hold for every tokenizer qapgen uses: ``<pad>`` = 0, ``</s>`` = 1
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def train_tokenizer(
         vocab_size=vocab_size,
         special_tokens=specials,
         unk_token="<unk>",
+        # Every printable ASCII character stays in the vocabulary, so that prompts and
+        # punctuation absent from the training text never become <unk>.
+        initial_alphabet=list(string.printable.strip()),
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)

@@ -1,0 +1,48 @@
+"""`qapgen data stats` in-process and as a subprocess, on fixtures and on bad files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from qapgen.cli.main import main
+from qapgen.data.datamodule import fixture_path
+
+
+def test_stats_json_has_table1_shape(capsys):
+    assert main(["data", "stats", "--dataset", "squad", "--path", str(fixture_path("squad")),
+                 "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert set(stats["splits"]) == {"train", "val", "test"}
+    for entry in stats["splits"].values():
+        assert set(entry) == {"count", "avg_context_words", "avg_question_words", "avg_answer_words"}
+    assert stats["source_records"] == stats["kept"] + sum(stats["dropped"].values())
+    assert stats["dropped"]["segment_has_multiple_qa"] == 8
+
+
+def test_stats_table_shows_the_paper_beside_ours(capsys):
+    assert main(["data", "stats", "--dataset", "coqa", "--path", str(fixture_path("coqa"))]) == 0
+    out = capsys.readouterr().out
+    assert "Table 1 (coqa)" in out and "108647" in out and "10.60" in out
+    assert "dropped       1  unanswerable" in out
+
+
+def test_truncated_file_exits_nonzero_naming_the_problem(tmp_path):
+    text = (fixture_path("squad") / "dev-v1.1.json").read_text()
+    (tmp_path / "dev-v1.1.json").write_text(text[:5000])
+    run = subprocess.run(
+        [sys.executable, "-m", "qapgen.cli.main", "data", "stats", "--dataset", "squad",
+         "--path", str(tmp_path / "dev-v1.1.json"), "--format", "json"],
+        capture_output=True, text=True, check=False,
+    )
+    assert run.returncode == 1
+    assert run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "dev-v1.1.json" in lines[0] and "not valid JSON" in lines[0] and "truncated" in lines[0]
+
+
+def test_missing_path_is_one_line(tmp_path, capsys):
+    assert main(["data", "stats", "--dataset", "squad", "--path", str(tmp_path / "none.json")]) == 1
+    assert "does not exist" in capsys.readouterr().err
