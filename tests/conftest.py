@@ -14,6 +14,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread; more only fight each other on 2 cores."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Each test gets its own qapgen cache and no QAPGEN_DATA_DIR from the environment."""
     cache = tmp_path / "qapgen-cache"

@@ -98,7 +98,7 @@ def load_backbone(
             f"could not load the T5 backbone {name_or_path!r}: {error}\n"
             "On a machine without hub access, download the checkpoint elsewhere "
             "(`T5ForConditionalGeneration.from_pretrained(name).save_pretrained(DIR)`), copy DIR "
-            "here and pass its path as the backbone name."
+            "here and pass that local directory path as the backbone name."
         ) from error
 
 

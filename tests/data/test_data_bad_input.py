@@ -19,7 +19,9 @@ from qapgen.data.readers.squad import read_squad
 
 def squad_file(tmp_path: Path, paragraphs: list[dict], name: str = "train-v1.1.json") -> Path:
     path = tmp_path / name
-    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "T", "paragraphs": paragraphs}]}))
+    path.write_text(
+        json.dumps({"version": "1.1", "data": [{"title": "T", "paragraphs": paragraphs}]})
+    )
     return path
 
 
@@ -30,7 +32,9 @@ def qa(qid: str, question: str = "What?", text: str = "red", start: int = 4) -> 
 def test_malformed_json_names_file_line_and_column(tmp_path):
     path = tmp_path / "train-v1.1.json"
     path.write_text('{"data": [ {"title": "x", ')
-    with pytest.raises(DataFormatError, match=r"train-v1\.1\.json: not valid JSON .* line 1 column \d+"):
+    with pytest.raises(
+        DataFormatError, match=r"train-v1\.1\.json: not valid JSON .* line 1 column \d+"
+    ):
         read_squad(path, "train")
 
 
@@ -57,7 +61,9 @@ def test_non_utf8_bytes_name_the_offset_and_line(tmp_path):
 
 
 def test_missing_field_names_record_and_field(tmp_path):
-    path = squad_file(tmp_path, [{"context": "The red door.", "qas": [{"id": "q1", "answers": []}]}])
+    path = squad_file(
+        tmp_path, [{"context": "The red door.", "qas": [{"id": "q1", "answers": []}]}]
+    )
     with pytest.raises(DataFormatError) as info:
         read_squad(path, "train")
     assert info.value.record == "q1" and info.value.field == "question"
@@ -72,7 +78,9 @@ def test_wrong_type_names_the_field(tmp_path):
 
 def test_duplicate_ids_name_both_places(tmp_path):
     path = squad_file(tmp_path, [{"context": "The red door.", "qas": [qa("q1"), qa("q1")]}])
-    with pytest.raises(DataFormatError, match=r"record q1, field 'id': duplicate id \(first seen at "):
+    with pytest.raises(
+        DataFormatError, match=r"record q1, field 'id': duplicate id \(first seen at "
+    ):
         read_squad(path, "train")
 
 
@@ -81,8 +89,14 @@ def test_empty_context_and_missing_answers_are_counted_skips(tmp_path):
         tmp_path,
         [
             {"context": "   ", "qas": [qa("empty")]},
-            {"context": "The red door.", "qas": [qa("ok"), qa("gone", text="blue", start=4),
-                                                  qa("moved", text="door", start=0)]},
+            {
+                "context": "The red door.",
+                "qas": [
+                    qa("ok"),
+                    qa("gone", text="blue", start=4),
+                    qa("moved", text="door", start=0),
+                ],
+            },
         ],
     )
     result = read_squad(path, "train")

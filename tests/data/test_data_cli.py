@@ -11,12 +11,30 @@ from qapgen.data.datamodule import fixture_path
 
 
 def test_stats_json_has_table1_shape(capsys):
-    assert main(["data", "stats", "--dataset", "squad", "--path", str(fixture_path("squad")),
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "stats",
+                "--dataset",
+                "squad",
+                "--path",
+                str(fixture_path("squad")),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     stats = json.loads(capsys.readouterr().out)
     assert set(stats["splits"]) == {"train", "val", "test"}
     for entry in stats["splits"].values():
-        assert set(entry) == {"count", "avg_context_words", "avg_question_words", "avg_answer_words"}
+        assert set(entry) == {
+            "count",
+            "avg_context_words",
+            "avg_question_words",
+            "avg_answer_words",
+        }
     assert stats["source_records"] == stats["kept"] + sum(stats["dropped"].values())
     assert stats["dropped"]["segment_has_multiple_qa"] == 8
 
@@ -32,9 +50,22 @@ def test_truncated_file_exits_nonzero_naming_the_problem(tmp_path):
     text = (fixture_path("squad") / "dev-v1.1.json").read_text()
     (tmp_path / "dev-v1.1.json").write_text(text[:5000])
     run = subprocess.run(
-        [sys.executable, "-m", "qapgen.cli.main", "data", "stats", "--dataset", "squad",
-         "--path", str(tmp_path / "dev-v1.1.json"), "--format", "json"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "qapgen.cli.main",
+            "data",
+            "stats",
+            "--dataset",
+            "squad",
+            "--path",
+            str(tmp_path / "dev-v1.1.json"),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 1
     assert run.stdout == ""

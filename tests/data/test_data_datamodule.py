@@ -27,7 +27,10 @@ def test_trained_tokenizer_round_trip_and_t5_layout(fixture_tokenizer, tmp_path)
     assert tok.decode(ids, skip_special_tokens=True) == text
     answer_start, question_start = start_token_ids(tok)
     assert answer_start != question_start
-    assert tok.convert_ids_to_tokens([answer_start, question_start]) == ["<extra_id_0>", "<extra_id_1>"]
+    assert tok.convert_ids_to_tokens([answer_start, question_start]) == [
+        "<extra_id_0>",
+        "<extra_id_1>",
+    ]
     tok.save_pretrained(tmp_path / "saved")
     reloaded = load_tokenizer(str(tmp_path / "saved"))
     assert reloaded(text).input_ids == ids
@@ -39,8 +42,14 @@ def test_missing_tokenizer_names_the_local_and_train_options():
 
 
 def make_module(features=None, **kwargs) -> QAPDataModule:
-    defaults = dict(dataset="squad", path="fixtures", tokenizer="train", tokenizer_vocab_size=600,
-                    batch_size=4, eval_batch_size=8)
+    defaults = dict(
+        dataset="squad",
+        path="fixtures",
+        tokenizer="train",
+        tokenizer_vocab_size=600,
+        batch_size=4,
+        eval_batch_size=8,
+    )
     module = QAPDataModule(**{**defaults, **kwargs}, features=features)
     module.prepare_data()
     module.setup("fit")
@@ -56,7 +65,10 @@ def test_batches_hold_padded_inputs_targets_and_raw_text():
         length = int(batch["input_attention_mask"][row].sum())
         assert (batch["input_ids"][row, length:] == tok.pad_token_id).all()
         assert batch["input_ids"][row, length - 1] == tok.eos_token_id
-        assert tok.decode(batch["input_ids"][row, :length], skip_special_tokens=True) == batch["contexts"][row]
+        assert (
+            tok.decode(batch["input_ids"][row, :length], skip_special_tokens=True)
+            == batch["contexts"][row]
+        )
         labels = batch["answer_labels"][row]
         answer = labels[labels != IGNORE_INDEX]
         assert answer[-1] == tok.eos_token_id
@@ -79,8 +91,9 @@ def test_model_declares_its_features_through_the_trainer():
     class Declaring:
         data_features = (CONTEXT_INPUT, ANSWER_TARGET)
 
-    module = QAPDataModule(dataset="squad", path="fixtures", tokenizer="train",
-                           tokenizer_vocab_size=600)
+    module = QAPDataModule(
+        dataset="squad", path="fixtures", tokenizer="train", tokenizer_vocab_size=600
+    )
 
     class FakeTrainer:
         lightning_module = Declaring()
@@ -94,7 +107,10 @@ def test_prompt_templates_for_pipeline_baselines():
     module = make_module((prompt, QUESTION_TARGET))
     batch = next(iter(module.train_dataloader()))
     decoded = module.tokenizer.decode(batch["qg_ids"][0], skip_special_tokens=True)
-    assert decoded == f"generate question: answer: {batch['answers'][0]} context: {batch['contexts'][0]}"
+    assert (
+        decoded
+        == f"generate question: answer: {batch['answers'][0]} context: {batch['contexts'][0]}"
+    )
 
 
 def test_coqa_free_form_answers_get_the_stated_span_rule():

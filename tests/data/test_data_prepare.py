@@ -27,7 +27,9 @@ def test_squad_preparation_counts_every_drop():
     train, dev = COUNTS["squad"]["train"], COUNTS["squad"]["dev"]
     assert prepared.source_records == train["total"] + dev["total"]
     assert len(prepared.splits["train"]) == expected_kept("squad", "train")
-    assert len(prepared.splits["val"]) + len(prepared.splits["test"]) == expected_kept("squad", "dev")
+    assert len(prepared.splits["val"]) + len(prepared.splits["test"]) == expected_kept(
+        "squad", "dev"
+    )
     assert prepared.dropped == {
         "answer_not_in_context": train["answer_missing"] + dev["answer_missing"],
         "answer_crosses_sentences": train["cross_sentence"] + dev["cross_sentence"],
@@ -119,7 +121,9 @@ def test_cache_is_reused_and_keyed_by_options(isolated_cache):
     entries = list((isolated_cache / "prepared").iterdir())
     assert len(entries) == 1
     again = prepare("squad", fixture_path("squad"))
-    assert [r.to_dict() for r in again.splits["test"]] == [r.to_dict() for r in first.splits["test"]]
+    assert [r.to_dict() for r in again.splits["test"]] == [
+        r.to_dict() for r in first.splits["test"]
+    ]
     assert again.dropped == first.dropped
     prepare("squad", fixture_path("squad"), PrepareOptions(split_seed=3))
     assert len(list((isolated_cache / "prepared").iterdir())) == 2

@@ -17,7 +17,9 @@ def test_each_index_once_per_epoch_on_one_process():
 
 def test_ranks_cover_every_index_and_pad_by_repetition():
     world = 4
-    samplers = [LengthGroupedSampler(LENGTHS, 8, seed=3, num_replicas=world, rank=r) for r in range(world)]
+    samplers = [
+        LengthGroupedSampler(LENGTHS, 8, seed=3, num_replicas=world, rank=r) for r in range(world)
+    ]
     seen = [i for s in samplers for i in s]
     assert len(seen) == 4 * 51  # 203 padded to 204
     assert set(seen) == set(range(len(LENGTHS)))
@@ -41,7 +43,9 @@ def test_batches_are_grouped_by_length():
     shuffled = list(range(len(LENGTHS)))
     random.Random(1).shuffle(shuffled)
     random_batches = [shuffled[i : i + 8] for i in range(0, len(shuffled), 8)]
-    random_spread = sum(max(LENGTHS[i] for i in b) - min(LENGTHS[i] for i in b) for b in random_batches)
+    random_spread = sum(
+        max(LENGTHS[i] for i in b) - min(LENGTHS[i] for i in b) for b in random_batches
+    )
     assert spread < random_spread / 5
 
 

@@ -24,7 +24,11 @@ def test_tiny_size_is_small_and_uses_the_given_vocabulary():
 )
 def test_shape_sizes_are_the_published_t5_configs(size, d_model, layers, heads, d_ff):
     config = random_init_config(size, vocab_size=32128)
-    assert (config.d_model, config.num_layers, config.num_decoder_layers) == (d_model, layers, layers)
+    assert (config.d_model, config.num_layers, config.num_decoder_layers) == (
+        d_model,
+        layers,
+        layers,
+    )
     assert (config.num_heads, config.d_kv, config.d_ff) == (heads, 64, d_ff)
     assert config.feed_forward_proj == "relu" and config.scale_decoder_outputs
 

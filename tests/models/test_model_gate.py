@@ -82,7 +82,9 @@ def test_answer_padding_changes_nothing():
     garbage = torch.randn(2, 2, D_MODEL) * 100  # padded states may hold anything
     padded_answer = torch.cat([answer, garbage], dim=1)
     padded_mask = torch.cat([mask, torch.zeros(2, 2, dtype=torch.long)], dim=1)
-    torch.testing.assert_close(gate(question, padded_answer, padded_mask), gate(question, answer, mask))
+    torch.testing.assert_close(
+        gate(question, padded_answer, padded_mask), gate(question, answer, mask)
+    )
 
 
 def test_lengths_beyond_the_mixing_matrix_are_rejected():

@@ -47,7 +47,9 @@ def test_copy_attention_is_head_mean_with_padding_removed():
     mean = attention.mean(1)
     torch.testing.assert_close(beta[0], mean[0])
     assert torch.all(beta[1, :, 3:] == 0)
-    torch.testing.assert_close(beta[1, :, :3], mean[1, :, :3] / mean[1, :, :3].sum(-1, keepdim=True))
+    torch.testing.assert_close(
+        beta[1, :, :3], mean[1, :, :3] / mean[1, :, :3].sum(-1, keepdim=True)
+    )
     torch.testing.assert_close(beta.sum(-1), torch.ones(2, 4))
 
 

@@ -1,0 +1,287 @@
+"""QAPModule: the shared LightningModule base of IGJA-QAP and every baseline.
+
+A model adds only what makes it different:
+
+- ``tasks``: which outputs it produces (``"question"``, ``"answer"``);
+- ``data_features``: what the DataModule must build for it;
+- ``build(vocab)``: create its networks once the tokenizer is known;
+- ``compute_losses(batch)``: ``{"loss": ..., "<task>_loss": ...}``;
+- ``generate_batch(batch)``: ``{task: [text, ...]}`` through its real inference path.
+
+The base does the rest the same way for every model: optimiser and schedule, logging of
+``train/loss`` and per-task losses, generation-based validation and test scored per task
+(``val/question/meteor``, ``test/answer/bleu1``, ...), and predictions written as JSONL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import lightning as L
+import torch
+import torch.distributed as dist
+
+from qapgen.data.features import DEFAULT_FEATURES, Feature
+from qapgen.data.tokenizer import start_token_ids
+from qapgen.metrics import TaskMetrics
+from qapgen.models.backbone import load_backbone
+
+STAGES = ("val", "test")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a model needs to know of its tokenizer; stored in the hyperparameters so that a
+    checkpoint rebuilds the same networks without the DataModule."""
+
+    size: int
+    pad_token_id: int
+    eos_token_id: int
+    answer_start_token_id: int
+    question_start_token_id: int
+    tokenizer: str | None = None  # where the tokenizer was loaded from
+
+
+class QAPModule(L.LightningModule):
+    """Base of every qapgen model (see the module docstring for what a subclass adds).
+
+    Args:
+        backbone: a hub name (``t5-base``) or a local ``save_pretrained`` folder; ignored
+            when ``backbone_size`` is set.
+        backbone_size: a random-init size instead (``tiny``, ``t5-small-shape``,
+            ``t5-base-shape``).
+        dropout_rate: overrides the backbone's dropout (None keeps its own, 0.1 for T5).
+        optimizer: ``adam`` (the paper's) or ``adamw``.
+        lr: learning rate (paper: 1e-5).
+        weight_decay: AdamW's decoupled weight decay (or Adam's L2 term).
+        warmup_steps: linear warm-up from 0 to ``lr``.
+        lr_schedule: after warm-up, ``constant`` (paper), ``linear`` or ``cosine`` decay
+            to 0 at the last training step.
+        num_beams: beam width for validation, test and predict generation.
+        max_answer_length / max_question_length: generation limits in tokens.
+        meteor: METEOR implementation for validation and test (``java`` = METEOR 1.5,
+            ``nltk``, ``none``).
+        protocol: ``example`` or ``grouped`` scoring (see ``qapgen.metrics``).
+        vocab: filled in by qapgen from the DataModule's tokenizer; leave unset.
+    """
+
+    tasks: ClassVar[tuple[str, ...]] = ("answer", "question")
+    data_features: ClassVar[tuple[Feature, ...]] = DEFAULT_FEATURES
+
+    def __init__(
+        self,
+        backbone: str = "t5-base",
+        backbone_size: str | None = None,
+        dropout_rate: float | None = None,
+        optimizer: Literal["adam", "adamw"] = "adam",
+        lr: float = 1e-5,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        lr_schedule: Literal["constant", "linear", "cosine"] = "constant",
+        num_beams: int = 4,
+        max_answer_length: int = 32,
+        max_question_length: int = 48,
+        meteor: Literal["java", "nltk", "none"] = "java",
+        protocol: Literal["example", "grouped"] = "example",
+        vocab: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.tokenizer = None
+        self.metrics = {
+            stage: {task: TaskMetrics(meteor=meteor, protocol=protocol) for task in self.tasks}
+            for stage in STAGES
+        }
+        self._predictions: list[dict[str, Any]] = []
+        self._built = False
+
+    # -- what subclasses provide ---------------------------------------------------------
+    def build(self, vocab: Vocabulary) -> None:
+        raise TypeError(f"{type(self).__name__} must define build(vocab)")
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        raise TypeError(f"{type(self).__name__} must define compute_losses(batch)")
+
+    def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        raise TypeError(f"{type(self).__name__} must define generate_batch(batch)")
+
+    # -- construction --------------------------------------------------------------------
+    def load_backbone(self, vocab: Vocabulary):
+        """The configured T5: pretrained (hub name or folder) or random-init of a named size."""
+        hp = self.hparams
+        overrides = {} if hp.dropout_rate is None else {"dropout_rate": hp.dropout_rate}
+        if hp.backbone_size:
+            return load_backbone(None, size=hp.backbone_size, vocab_size=vocab.size, **overrides)
+        backbone = load_backbone(hp.backbone, **overrides)
+        if backbone.config.vocab_size < vocab.size:
+            backbone.resize_token_embeddings(vocab.size)
+        return backbone
+
+    @property
+    def vocab(self) -> Vocabulary:
+        if self.hparams.vocab is None:
+            raise RuntimeError(
+                "the model has no vocabulary yet: it is built from the DataModule's tokenizer "
+                "when training starts, or from a checkpoint's hyperparameters"
+            )
+        return Vocabulary(**self.hparams.vocab)
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        tokenizer = getattr(datamodule, "tokenizer", None)
+        if tokenizer is None:
+            return
+        self.tokenizer = tokenizer
+        answer_start, question_start = start_token_ids(tokenizer)
+        vocab = Vocabulary(
+            size=len(tokenizer),
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            answer_start_token_id=answer_start,
+            question_start_token_id=question_start,
+            tokenizer=str(getattr(tokenizer, "name_or_path", "") or ""),
+        )
+        if self.hparams.vocab is not None and Vocabulary(**self.hparams.vocab).size != vocab.size:
+            raise ValueError(
+                f"the checkpoint's vocabulary has {self.hparams.vocab['size']} tokens, the "
+                f"DataModule's tokenizer {len(tokenizer)}: use the tokenizer it was trained with"
+            )
+        self.hparams.vocab = asdict(vocab)
+
+    def configure_model(self) -> None:
+        if not self._built:
+            self.build(self.vocab)
+            self._built = True
+
+    # -- optimisation --------------------------------------------------------------------
+    def configure_optimizers(self):
+        hp = self.hparams
+        params = [p for p in self.parameters() if p.requires_grad]
+        fused = {"fused": True} if self.device.type == "cuda" else {}
+        if hp.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay, **fused)
+        else:
+            optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay, **fused)
+        if hp.warmup_steps == 0 and hp.lr_schedule == "constant":
+            return optimizer
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, hp.warmup_steps, total, hp.lr_schedule)
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    # -- training ------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        losses = self.compute_losses(batch)
+        size = len(batch["ids"])
+        self.log("train/loss", losses["loss"], prog_bar=True, batch_size=size)
+        for task in self.tasks:
+            if f"{task}_loss" in losses:
+                self.log(f"train/{task}_loss", losses[f"{task}_loss"], batch_size=size)
+        return losses["loss"]
+
+    # -- evaluation ----------------------------------------------------------------------
+    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict[str, Any], batch_index: int) -> list[dict[str, Any]]:
+        return self._prediction_rows(batch, self.generate_batch(batch))
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
+        size = len(batch["ids"])
+        losses = self.compute_losses(batch)
+        self.log(f"{stage}/loss", losses["loss"], batch_size=size, sync_dist=True)
+        outputs = self.generate_batch(batch)
+        for task in self.tasks:
+            gold = batch[f"{task}s"]
+            self.metrics[stage][task].update(
+                batch["ids"], outputs[task], [[g] for g in gold], batch["contexts"]
+            )
+        if stage == "test":
+            self._predictions += self._prediction_rows(batch, outputs)
+
+    def _prediction_rows(
+        self, batch: dict[str, Any], outputs: dict[str, list[str]]
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for index, example_id in enumerate(batch["ids"]):
+            row = {
+                "id": example_id,
+                "context": batch["contexts"][index],
+                "gold_question": batch["questions"][index],
+                "gold_answer": batch["answers"][index],
+            }
+            for task in self.tasks:
+                row[f"predicted_{task}"] = outputs[task][index]
+            rows.append(row)
+        return rows
+
+    def _log_stage_metrics(self, stage: str) -> None:
+        for task in self.tasks:
+            values = self.metrics[stage][task].compute_prefixed(f"{stage}/{task}")
+            # Every rank holds the same values (TaskMetrics gathers, de-duplicates and
+            # broadcasts), so no further reduction is wanted.
+            self.log_dict(values, sync_dist=False)
+            self.metrics[stage][task].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_stage_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stage_metrics("test")
+        rows = _gather_unique(self._predictions)
+        self._predictions = []
+        if self.trainer.is_global_zero and rows:
+            path = Path(run_directory(self.trainer)) / "predictions" / "test.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("w", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    # -- helpers for subclasses ----------------------------------------------------------
+    def decode(self, token_ids: torch.Tensor) -> list[str]:
+        """Token ids (B, T) -> texts, without special tokens or padding."""
+        return [
+            text.strip()
+            for text in self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)
+        ]
+
+
+def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
+    """Multiplier of the base learning rate at ``step``."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+    if schedule == "linear":
+        return 1.0 - progress
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def run_directory(trainer: L.Trainer) -> str:
+    """Where a run's files go: the first logger's version folder, else default_root_dir."""
+    return trainer.log_dir or trainer.default_root_dir
+
+
+def _gather_unique(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """All ranks' rows, each id once (DistributedSampler pads with repeats)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        gathered: list[list[dict[str, Any]]] = [None] * dist.get_world_size()  # type: ignore[list-item]
+        dist.all_gather_object(gathered, list(rows))
+        rows = [row for part in gathered for row in part]
+    unique: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault(str(row["id"]), row)
+    return list(unique.values())

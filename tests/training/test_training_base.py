@@ -1,0 +1,108 @@
+"""The shared base module: schedule, logging names, predictions and metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import lightning as L
+import pytest
+import torch
+
+from qapgen.callbacks import MetricsFile
+from qapgen.data.datamodule import QAPDataModule
+from qapgen.models.base import QAPModule, Vocabulary, lr_factor
+
+
+@pytest.mark.parametrize(
+    ("step", "schedule", "expected"),
+    [
+        (0, "constant", 0.25),  # warm-up: (step + 1) / warmup
+        (3, "constant", 1.0),
+        (10, "constant", 1.0),
+        (4, "linear", 1.0),
+        (54, "linear", 0.5),  # halfway through the 100 post-warm-up steps
+        (104, "linear", 0.0),
+        (54, "cosine", 0.5),
+        (29, "cosine", 0.5 * (1 + math.cos(math.pi * 0.25))),
+    ],
+)
+def test_lr_factor(step, schedule, expected):
+    assert lr_factor(step, warmup=4, total=104, schedule=schedule) == pytest.approx(expected)
+
+
+class EchoModel(QAPModule):
+    """A stand-in model: one learnable bias; 'generates' the gold answer and a fixed question."""
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.bias = torch.nn.Parameter(torch.zeros(1))
+
+    def compute_losses(self, batch):
+        answer = (self.bias - 1.0).pow(2).sum()
+        question = (self.bias + 1.0).pow(2).sum()
+        return {"loss": answer + question, "answer_loss": answer, "question_loss": question}
+
+    def generate_batch(self, batch):
+        return {"answer": list(batch["answers"]), "question": ["what is it ?"] * len(batch["ids"])}
+
+
+def test_fit_and_test_log_per_task_metrics_and_write_files(tmp_path, capsys):
+    data = QAPDataModule(
+        dataset="squad",
+        path="fixtures",
+        tokenizer="train",
+        tokenizer_vocab_size=600,
+        batch_size=8,
+        eval_batch_size=8,
+        limit_examples=16,
+    )
+    model = EchoModel(meteor="none", lr=0.1, warmup_steps=2, lr_schedule="linear")
+    trainer = L.Trainer(
+        max_steps=4,
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[MetricsFile()],
+        logger=L.pytorch.loggers.CSVLogger(tmp_path),
+    )
+    trainer.fit(model, datamodule=data)
+    logged = trainer.callback_metrics
+    for key in (
+        "train/loss",
+        "train/answer_loss",
+        "train/question_loss",
+        "val/loss",
+        "val/answer/bleu1",
+        "val/answer/rougeL",
+        "val/question/bleu4",
+    ):
+        assert key in logged, key
+    assert logged["val/answer/bleu1"] == pytest.approx(100.0)  # echoes the gold answers
+    assert model.hparams.vocab["size"] == len(data.tokenizer)
+
+    trainer.test(model, datamodule=data)
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test/answer/rougeL"] == pytest.approx(100.0)
+    assert metrics["test/question/bleu1"] < 100.0
+    assert metrics["global_step"] == 4
+    assert f"test metrics written to {run_dir / 'metrics.json'}" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (run_dir / "predictions" / "test.jsonl").open()]
+    assert len(rows) == 16 and len({r["id"] for r in rows}) == 16
+    assert set(rows[0]) == {
+        "id",
+        "context",
+        "gold_question",
+        "gold_answer",
+        "predicted_answer",
+        "predicted_question",
+    }
+    assert all(r["predicted_answer"] == r["gold_answer"] for r in rows)
+
+
+def test_base_without_a_model_says_what_is_missing():
+    with pytest.raises(TypeError, match="must define build"):
+        QAPModule().build(Vocabulary(10, 0, 1, 3, 4))
+    with pytest.raises(RuntimeError, match="no vocabulary yet"):
+        QAPModule().vocab  # noqa: B018
