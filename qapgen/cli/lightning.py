@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 
 from qapgen.callbacks import MetricsFile
 from qapgen.data.datamodule import QAPDataModule

@@ -38,9 +38,7 @@ def corpus_bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) 
     # sacrebleu takes references as parallel streams; shorter reference sets are padded
     # with None, which it skips per segment.
     width = max(len(refs) for refs in references)
-    streams = [
-        [refs[k] if k < len(refs) else None for refs in references] for k in range(width)
-    ]
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
     stats = _BLEU.corpus_score(list(hypotheses), streams)
     # One pass collects the statistics for order 4; BLEU-k uses their first k orders.
     return {

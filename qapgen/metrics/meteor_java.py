@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import importlib.metadata
-import os
 import queue
 import shutil
 import subprocess
@@ -152,6 +151,7 @@ class Meteor15:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: deque[str] = deque(maxlen=_STDERR_LINES_KEPT)
         self._finalizer: weakref.finalize | None = None
+        self._stderr_thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -163,9 +163,7 @@ class Meteor15:
         with self._lock:
             self._start_locked()
 
-    def score(
-        self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]
-    ) -> MeteorScores:
+    def score(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MeteorScores:
         """METEOR 1.5 of normalised hypotheses, each against its own references."""
         if len(hypotheses) != len(references):
             raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference sets")
@@ -175,7 +173,7 @@ class Meteor15:
             raise ValueError("every hypothesis needs at least one reference")
         requests = [
             "SCORE ||| " + " ||| ".join(_clean(r) for r in refs) + " ||| " + _clean(hyp)
-            for hyp, refs in zip(hypotheses, references)
+            for hyp, refs in zip(hypotheses, references, strict=True)
         ]
         with self._lock:
             self._start_locked()
@@ -208,25 +206,29 @@ class Meteor15:
         jar = self.jar or find_jar()
         command = [java, *self.jvm_flags, "-jar", str(jar), *JAR_ARGS]
         # The jar finds its paraphrase table relative to its own directory.
-        self._process = subprocess.Popen(
-            command,
-            cwd=jar.parent,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            bufsize=1 << 16,
-        )
+        try:
+            self._process = subprocess.Popen(
+                command,
+                cwd=jar.parent,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                bufsize=1 << 16,
+            )
+        except OSError as error:  # found on PATH but not executable, wrong format, ...
+            raise MeteorUnavailableError(f"cannot run {java}: {error}") from error
         self._finalizer = weakref.finalize(self, _terminate, self._process)
         self._lines = queue.Queue()
         self._stderr.clear()
         threading.Thread(
             target=_pump_lines, args=(self._process.stdout, self._lines), daemon=True
         ).start()
-        threading.Thread(
+        self._stderr_thread = threading.Thread(
             target=_keep_tail, args=(self._process.stderr, self._stderr), daemon=True
-        ).start()
+        )
+        self._stderr_thread.start()
         # The first answer comes only after the JVM has loaded the paraphrase table.
         self._exchange(["SCORE ||| a ||| a"], answers=1, first_timeout=self.startup_timeout)
 
@@ -282,6 +284,8 @@ class Meteor15:
             errors.append(OSError(str(error)))
 
     def _stderr_tail(self) -> str:
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)  # the last words come after stdout's EOF
         tail = " | ".join(line for line in self._stderr if line.strip())
         return tail or "no message on stderr"
 

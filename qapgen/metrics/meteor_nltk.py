@@ -36,6 +36,6 @@ def corpus_meteor_nltk(
     wordnet, _ = load_wordnet()
     total = sum(
         meteor_score([list(r) for r in refs], list(hyp), wordnet=wordnet)
-        for hyp, refs in zip(hypotheses, references)
+        for hyp, refs in zip(hypotheses, references, strict=True)
     )
     return 100.0 * total / len(hypotheses)

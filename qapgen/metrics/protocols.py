@@ -35,7 +35,7 @@ def group_by_context(
         )
     last_prediction: dict[str, str] = {}
     pooled: dict[str, list[str]] = {}
-    for prediction, refs, context in zip(predictions, references, contexts):
+    for prediction, refs, context in zip(predictions, references, contexts, strict=True):
         last_prediction[context] = prediction
         pooled.setdefault(context, []).extend(refs)
     return list(last_prediction.values()), list(pooled.values())

@@ -56,12 +56,7 @@ def sentence_rouge_l(hypothesis: Sequence[str], references: Sequence[Sequence[st
         best_recall = max(best_recall, common / len(reference))
     if best_precision == 0.0 or best_recall == 0.0:
         return 0.0
-    return (
-        (1 + BETA**2)
-        * best_precision
-        * best_recall
-        / (best_recall + BETA**2 * best_precision)
-    )
+    return (1 + BETA**2) * best_precision * best_recall / (best_recall + BETA**2 * best_precision)
 
 
 def corpus_rouge_l(
@@ -72,5 +67,5 @@ def corpus_rouge_l(
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference sets")
     if not hypotheses:
         raise ValueError("ROUGE-L of an empty corpus is undefined")
-    total = sum(sentence_rouge_l(h, r) for h, r in zip(hypotheses, references))
+    total = sum(sentence_rouge_l(h, r) for h, r in zip(hypotheses, references, strict=True))
     return 100.0 * total / len(hypotheses)

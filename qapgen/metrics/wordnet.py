@@ -48,6 +48,9 @@ LEXICOGRAPHER_FILES = (
     ("verb.stative", 2), ("verb.weather", 2), ("adj.ppl", 3),
 )  # fmt: skip
 
+# Written into a copy this module made, naming the Debian directory it came from.
+SOURCE_MARKER = "qapgen-wordnet-source.txt"
+
 _loaded: tuple[WordNetCorpusReader, str] | None = None
 _load_lock = threading.Lock()
 
@@ -81,7 +84,10 @@ def install_debian_wordnet(source: Path, data_root: Path) -> Path:
         return target
     missing = [name for name in WORDNET_FILES if not (source / name).is_file()]
     if missing:
-        raise WordNetUnavailableError(f"{source} lacks WordNet files: {', '.join(missing)}")
+        raise WordNetUnavailableError(
+            f"{source} lacks WordNet files: {', '.join(missing)} "
+            "(Debian/Ubuntu: apt-get install wordnet-base wordnet-sense-index)"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the target and rename: concurrent processes (DDP ranks) never see a
     # half-written copy, and the loser of the race keeps the winner's.
@@ -90,6 +96,7 @@ def install_debian_wordnet(source: Path, data_root: Path) -> Path:
         for name in WORDNET_FILES:
             shutil.copyfile(source / name, staging / name)
         (staging / "lexnames").write_text(lexnames_text(), encoding="utf-8")
+        (staging / SOURCE_MARKER).write_text(f"{source}\n", encoding="utf-8")
         staging.chmod(0o755)  # mkdtemp's 0700 is fine for nltk, but keep it readable
         try:
             staging.rename(target)
@@ -128,10 +135,10 @@ def load_wordnet(debian_dir: Path | None = None) -> tuple[WordNetCorpusReader, s
 def _locate(debian_dir: Path | None) -> tuple[WordNetCorpusReader, str]:
     if debian_dir is None:
         try:
-            found = nltk.data.find("corpora/wordnet")
+            found = Path(str(nltk.data.find("corpora/wordnet")))
         except LookupError:
             found = None
-        if found is not None and not str(found).startswith(str(cache_data_root())):
+        if found is not None and not (found / SOURCE_MARKER).is_file():
             from nltk.corpus import wordnet
 
             return wordnet, f"WordNet from nltk data ({found})"
@@ -139,7 +146,8 @@ def _locate(debian_dir: Path | None) -> tuple[WordNetCorpusReader, str]:
     if not (source / "data.noun").is_file():
         raise WordNetUnavailableError(
             "nltk's METEOR needs WordNet: none in nltk's data directories and no WordNet "
-            f"3.0 files in {source} (Debian/Ubuntu: apt-get install wordnet-base wordnet-sense-index)"
+            f"3.0 files in {source} (Debian/Ubuntu: apt-get install wordnet-base "
+            "wordnet-sense-index)"
         )
     data_root = cache_data_root()
     target = install_debian_wordnet(source, data_root)
