@@ -37,6 +37,36 @@ test-fast: install ## Fast subset for the edit loop (under 3 minutes on 2 cores)
 test-slow: install ## Slow tests only (real data when QAPGEN_DATA_DIR is set, long training)
 	$(BIN)/python -m pytest -q -m slow
 
+# Sweep settings: PROFILE=offline|scratch-gpu|paper|auto, comma lists for the rest.
+PROFILE ?= offline
+DATASETS ?=
+MODELS ?=
+SEEDS ?= 0
+RESULTS ?= results
+DRY_RUN ?=
+SWEEP = $(BIN)/python -m experiments.sweep --profile $(PROFILE) --datasets '$(DATASETS)' \
+	--models '$(MODELS)' --seeds '$(SEEDS)' --results-dir $(RESULTS) $(if $(DRY_RUN),--dry-run)
+
+.PHONY: reproduce-table2
+reproduce-table2: install ## Train and score every Table 2 cell, print it beside the paper's
+	$(SWEEP) table2
+
+.PHONY: reproduce-table3
+reproduce-table3: install ## The same for Table 3 (answer generation)
+	$(SWEEP) table3
+
+.PHONY: reproduce-table5
+reproduce-table5: install ## The same for Table 5 (IGJA-QAP ablations)
+	$(SWEEP) table5
+
+.PHONY: table1
+table1: install ## Table 1: prepared data statistics beside the paper's
+	$(BIN)/python -m experiments.table1 --profile $(PROFILE) --results-dir $(RESULTS)
+
+.PHONY: figure5
+figure5: install ## Figure 5: per-task METEOR curves of IGJA-QAP and OneStop (PNG, PDF)
+	$(BIN)/python -m experiments.figure5 --profile $(PROFILE) --results-dir $(RESULTS)
+
 .PHONY: lint
 lint: install ## Ruff lint and format check
 	$(BIN)/ruff check qapgen baselines experiments tests bench

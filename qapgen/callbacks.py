@@ -34,6 +34,9 @@ class MetricsFile(L.Callback):
         self.path = Path(run_directory(trainer)) / self.filename
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {**metrics, "global_step": trainer.global_step}
+        evaluation = _evaluation_provenance(pl_module)
+        if evaluation:
+            payload["evaluation"] = evaluation
         self.path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         print(f"qapgen: test metrics written to {self.path}")
 
@@ -41,3 +44,17 @@ class MetricsFile(L.Callback):
 def _number(value: torch.Tensor | float) -> float | None:
     number = float(value.item() if isinstance(value, torch.Tensor) else value)
     return number if math.isfinite(number) else None
+
+
+def _evaluation_provenance(pl_module: L.LightningModule) -> dict:
+    """Protocol and metric implementations behind each task's test scores."""
+    stage_metrics = getattr(pl_module, "metrics", {}).get("test", {})
+    provenance = {}
+    for task, task_metrics in stage_metrics.items():
+        result = getattr(task_metrics, "last_result", None) or {}
+        provenance[task] = {
+            key: result[key]
+            for key in ("protocol", "implementations", "normalisation", "n")
+            if key in result
+        }
+    return provenance

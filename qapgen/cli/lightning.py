@@ -51,7 +51,9 @@ class QAPLightningCLI(LightningCLI):
         )
 
 
-def run_lightning_cli(args: Sequence[str]) -> QAPLightningCLI:
+def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningCLI:
+    """Parse ``args`` and run the subcommand; ``run=False`` takes no subcommand and only
+    instantiates the model, DataModule and trainer (to check a config without training)."""
     return QAPLightningCLI(
         model_class=QAPModule,
         subclass_mode_model=True,
@@ -61,4 +63,5 @@ def run_lightning_cli(args: Sequence[str]) -> QAPLightningCLI:
         parser_kwargs={"parser_mode": "omegaconf"},
         save_config_kwargs={"overwrite": True},
         args=list(args),
+        run=run,
     )

@@ -1,0 +1,341 @@
+"""The sweep runner behind `make reproduce-table2` (and tables 3 and 5, Figure 5).
+
+For every cell (dataset, model, seed) of a recipe: fit then test, unless the cell already
+has its ``metrics.json`` (finished cells are skipped); a cell that was interrupted resumes
+from its ``last.ckpt``. Each cell stores
+``<results>/<profile>/<dataset>/<model>/seed<k>/metrics.json`` with its provenance, and the
+sweep renders ``<results>/<profile>/<table>.md`` and ``.tex`` beside the paper's numbers.
+
+    python -m experiments.sweep table2 [--profile offline|scratch-gpu|paper|auto]
+        [--datasets squad,newsqa] [--models t5_qg,igja_qap] [--seeds 0,1,2]
+        [--results-dir results] [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.recipes import DATASETS, RECIPES, Recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "conf"
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    model: str
+    seed: int
+
+    def directory(self, results: Path, profile: str) -> Path:
+        return results / profile / self.dataset / self.model / f"seed{self.seed}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}/{self.model}/seed{self.seed}"
+
+
+# -- profile choice ------------------------------------------------------------------------
+def hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def choose_profile(requested: str) -> tuple[str, str]:
+    """The profile to run and why; ``auto`` picks ``paper`` only with a GPU and the hub."""
+    if requested != "auto":
+        return requested, "requested"
+    import torch
+
+    if not torch.cuda.is_available():
+        return "offline", "auto: no GPU (torch.cuda.is_available() is False)"
+    if not hub_reachable():
+        return "offline", "auto: a GPU, but the Hugging Face hub is unreachable (no t5-base)"
+    return "paper", "auto: a GPU and the Hugging Face hub are both available"
+
+
+# -- running one cell ------------------------------------------------------------------------
+def cell_arguments(
+    cell: Cell, profile: str, run_dir: Path, conf: Path = CONF, overrides: tuple[str, ...] = ()
+) -> list[str]:
+    args = [
+        "fit",
+        "-c", str(conf / "data" / f"{cell.dataset}.yaml"),
+        "-c", str(conf / "profile" / f"{profile}.yaml"),
+        "-c", str(conf / "model" / f"{cell.model}.yaml"),
+        "--trainer.default_root_dir", str(run_dir),
+        "--seed_everything", str(cell.seed),
+        "--data.seed", str(cell.seed),
+        "--test_after_fit", "true",
+    ]  # fmt: skip
+    for override in overrides:
+        key, _, value = override.partition("=")
+        args += [f"--{key}", value]
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None:
+        args += ["--ckpt_path", str(checkpoint)]
+    return args
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted(run_dir.glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def newest(run_dir: Path, name: str) -> Path | None:
+    found = sorted(run_dir.glob(f"**/{name}"), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def device_name() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
+def run_cell(
+    cell: Cell, profile: str, results: Path, conf: Path = CONF, overrides: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Fit and test one cell in this process; write its metrics.json or status.json."""
+    from qapgen.cli.main import main as qapgen_main
+
+    directory = cell.directory(results, profile)
+    run_dir = directory / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model_yaml = conf / "model" / f"{cell.model}.yaml"
+    if not model_yaml.exists():
+        return write_status(directory, f"no model config {model_yaml}")
+    args = cell_arguments(cell, profile, run_dir, conf, overrides)
+    resumed = "--ckpt_path" in args
+    start = time.monotonic()
+    try:
+        qapgen_main(args)
+    except (OSError, ValueError) as error:
+        # Missing data or a bad file: the cell says why, and the sweep goes on.
+        return write_status(directory, f"{type(error).__name__}: {error}")
+    except Exception as error:  # noqa: BLE001 - one broken cell must not stop the sweep
+        (directory / "traceback.txt").write_text(traceback.format_exc())
+        return write_status(directory, f"{type(error).__name__}: {error} (see traceback.txt)")
+    wall = time.monotonic() - start
+    run_metrics = newest(run_dir, "metrics.json")
+    if run_metrics is None:
+        return write_status(directory, "the run finished without writing metrics.json")
+    logged = json.loads(run_metrics.read_text())
+    config = newest(run_dir, "config.yaml")
+    record = {
+        "dataset": cell.dataset,
+        "model": cell.model,
+        "seed": cell.seed,
+        "profile": profile,
+        "overrides": list(overrides),
+        "metrics": {k: v for k, v in logged.items() if k.startswith("test/")},
+        "evaluation": logged.get("evaluation", {}),
+        "steps": logged.get("global_step"),
+        "wall_time_s": round(wall, 1),
+        "resumed": resumed,
+        "device": device_name(),
+        "git_commit": git_commit(),
+        "run_dir": str(run_metrics.parent),
+        "config": config.read_text() if config else None,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (directory / "status.json").unlink(missing_ok=True)
+    (directory / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+    return {"status": "done", **record}
+
+
+def write_status(directory: Path, reason: str) -> dict[str, Any]:
+    directory.mkdir(parents=True, exist_ok=True)
+    status = {"status": "failed", "reason": reason}
+    (directory / "status.json").write_text(json.dumps(status, indent=2) + "\n")
+    print(f"[sweep] cell failed: {reason}", file=sys.stderr)
+    return status
+
+
+# -- the sweep -----------------------------------------------------------------------------
+def plan(recipe: Recipe, datasets, models, seeds) -> list[Cell]:
+    return [
+        Cell(dataset, model, seed)
+        for dataset, model in recipe.cells
+        if (not datasets or dataset in datasets) and (not models or model in models)
+        for seed in seeds
+    ]
+
+
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def run_sweep(
+    cells: list[Cell],
+    profile: str,
+    results: Path,
+    conf: Path = CONF,
+    overrides: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    outcomes = []
+    start = time.monotonic()
+    ran = 0
+    for index, cell in enumerate(cells, start=1):
+        directory = cell.directory(results, profile)
+        elapsed = time.monotonic() - start
+        if (directory / "metrics.json").exists():
+            print(f"[sweep {index}/{len(cells)}] {cell.label}: done, skipped", file=sys.stderr)
+            outcomes.append({"status": "skipped"})
+            continue
+        remaining = len(cells) - index + 1
+        estimate = f", ~{format_duration(elapsed / ran * remaining)} left" if ran else ""
+        print(
+            f"[sweep {index}/{len(cells)}] {cell.label} · elapsed {format_duration(elapsed)}"
+            f"{estimate}",
+            file=sys.stderr,
+            flush=True,
+        )
+        outcomes.append(run_cell(cell, profile, results, conf, overrides))
+        ran += 1
+    return outcomes
+
+
+def dry_run(cells: list[Cell], profile: str, results: Path, conf: Path = CONF) -> None:
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.load(conf / "profile" / f"{profile}.yaml")
+    steps = OmegaConf.select(config, "trainer.max_steps")
+    batch = OmegaConf.select(config, "data.batch_size")
+    throughput = measured_throughput()
+    print(f"profile {profile}: {len(cells)} runs, {steps} steps each at batch {batch}")
+    total = 0.0
+    for cell in cells:
+        directory = cell.directory(results, profile)
+        state = (
+            "done"
+            if (directory / "metrics.json").exists()
+            else ("resume" if latest_checkpoint(directory / "run") else "pending")
+        )
+        rate = throughput.get(cell.model) or throughput.get("default")
+        hours = steps * batch / rate / 3600 if rate and steps and batch else None
+        total += hours or 0.0
+        estimate = f"~{hours:.1f} GPU h" if hours else "no measured throughput"
+        print(f"  {cell.label:<40} {state:<8} {estimate}")
+    if throughput:
+        print(
+            f"estimated training time: ~{total:.1f} GPU hours (from bench/results, "
+            "training only; evaluation adds to it)"
+        )
+
+
+def measured_throughput() -> dict[str, float]:
+    """samples/s from bench/results/*.json: IGJA-QAP's for its variants, T5-QG's otherwise."""
+    rates: dict[str, float] = {}
+    for path in sorted((ROOT / "bench" / "results").glob("*.json")):
+        train = json.loads(path.read_text()).get("train", {})
+        if "igja_qap_bs16" in train:
+            for name in (
+                "igja_qap",
+                "igja_qap_no_gate",
+                "igja_qap_two_decoders",
+                "igja_qap_no_pointer",
+            ):
+                rates[name] = train["igja_qap_bs16"]["samples_per_s"]
+        if "t5_qg_bs16" in train:
+            rates["default"] = train["t5_qg_bs16"]["samples_per_s"]
+    return rates
+
+
+def parse_list(text: str | None, kind=str) -> list:
+    return [kind(x) for x in text.split(",") if x.strip()] if text else []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="experiments.sweep", description=__doc__.split("\n")[0])
+    parser.add_argument("table", choices=sorted(RECIPES))
+    parser.add_argument(
+        "--profile",
+        default="offline",
+        help="offline, scratch-gpu, paper, auto, or any conf/profile/<name>.yaml",
+    )
+    parser.add_argument("--datasets", default="", help=f"comma list of {', '.join(DATASETS)}")
+    parser.add_argument("--models", default="", help="comma list of model config names")
+    parser.add_argument("--seeds", default="0", help="comma list of seeds")
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "results")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan; run nothing")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key in every cell, e.g. --set trainer.max_steps=50",
+    )
+    parser.add_argument("--conf-dir", type=Path, default=CONF, help=argparse.SUPPRESS)
+    parser.add_argument("--render-only", action="store_true", help="only re-render the tables")
+    args = parser.parse_args(argv)
+
+    profile, why = choose_profile(args.profile)
+    print(f"[sweep] profile {profile} ({why})", file=sys.stderr)
+    if not (args.conf_dir / "profile" / f"{profile}.yaml").exists():
+        print(
+            f"[sweep] no profile {args.conf_dir / 'profile' / f'{profile}.yaml'}", file=sys.stderr
+        )
+        return 2
+    recipe = RECIPES[args.table]
+    cells = plan(
+        recipe, parse_list(args.datasets), parse_list(args.models), parse_list(args.seeds, int)
+    )
+    if not cells:
+        print("[sweep] no cells match the given datasets and models", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        dry_run(cells, profile, args.results_dir, args.conf_dir)
+        return 0
+    if profile == "offline":
+        # Tiny models gain nothing from intra-op threads, and OpenMP threads that wait on
+        # each other cost a lot on a small, busy CPU.
+        import torch
+
+        torch.set_num_threads(1)
+    failed = 0
+    if not args.render_only:
+        outcomes = run_sweep(cells, profile, args.results_dir, args.conf_dir, tuple(args.overrides))
+        failed = sum(o["status"] == "failed" for o in outcomes)
+    from qapgen.reporting.tables import collect_results, write_tables
+
+    results = collect_results(args.results_dir / profile, cells)
+    paths = write_tables(recipe, results, args.results_dir / profile, profile)
+    for path in paths:
+        print(f"[sweep] wrote {path}", file=sys.stderr)
+    print((args.results_dir / profile / f"{recipe.name}.md").read_text())
+    if failed:
+        print(f"[sweep] {failed} cell(s) failed; their rows say why", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Render a recipe's table (Markdown and LaTeX): our scores, the paper's, the difference.
+
+A result store holds one ``metrics.json`` per (dataset, model, seed) cell, or a
+``status.json`` saying why the cell could not run. Scores over several seeds are shown as
+mean ± sample standard deviation.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from qapgen.paper import DATASET_NAMES, MODEL_NAMES
+
+
+class CellLike(Protocol):
+    dataset: str
+    model: str
+    seed: int
+
+
+class RecipeLike(Protocol):
+    name: str
+    title: str
+    cells: tuple[tuple[str, str], ...]
+    columns: tuple[tuple[str, str, str, str], ...]
+    paper: dict[tuple[str, str], dict[str, float]]
+
+
+@dataclass
+class CellResults:
+    runs: list[dict[str, Any]] = field(default_factory=list)  # one metrics.json per seed
+    failures: list[str] = field(default_factory=list)  # why seeds could not run
+    missing: int = 0  # seeds with neither metrics nor a failure (never started)
+
+    def values(self, task: str, metric: str) -> list[float]:
+        key = f"test/{task}/{metric}"
+        return [run["metrics"][key] for run in self.runs if run["metrics"].get(key) is not None]
+
+
+def collect_results(
+    profile_dir: Path, cells: Iterable[CellLike]
+) -> dict[tuple[str, str], CellResults]:
+    results: dict[tuple[str, str], CellResults] = {}
+    for cell in cells:
+        entry = results.setdefault((cell.dataset, cell.model), CellResults())
+        directory = profile_dir / cell.dataset / cell.model / f"seed{cell.seed}"
+        if (directory / "metrics.json").exists():
+            entry.runs.append(json.loads((directory / "metrics.json").read_text()))
+        elif (directory / "status.json").exists():
+            entry.failures.append(json.loads((directory / "status.json").read_text())["reason"])
+        else:
+            entry.missing += 1
+    return results
+
+
+def summarise(values: list[float]) -> tuple[float, float | None] | None:
+    if not values:
+        return None
+    mean = statistics.fmean(values)
+    return mean, (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def _fmt(summary: tuple[float, float | None] | None, plus_minus: str) -> str:
+    if summary is None:
+        return "–"
+    mean, std = summary
+    return f"{mean:.1f}" if std is None else f"{mean:.1f} {plus_minus} {std:.1f}"
+
+
+def _cell_note(entry: CellResults | None) -> str | None:
+    """Why a row has no numbers, or None when it has some."""
+    if entry is None or (not entry.runs and not entry.failures):
+        return "not run yet"
+    if not entry.runs:
+        return "could not run: " + entry.failures[0]
+    return None
+
+
+def table_rows(recipe: RecipeLike, results: dict[tuple[str, str], CellResults], plus_minus: str):
+    """Yield (dataset label, model label, [(ours, paper, diff) per column], note, seeds)."""
+    for dataset, model in recipe.cells:
+        entry = results.get((dataset, model))
+        paper_scores = recipe.paper.get((dataset, MODEL_NAMES[model]), {})
+        columns = []
+        for _, task, metric, paper_key in recipe.columns:
+            summary = summarise(entry.values(task, metric)) if entry else None
+            paper = paper_scores.get(paper_key)
+            diff = summary[0] - paper if summary is not None and paper is not None else None
+            columns.append(
+                (
+                    _fmt(summary, plus_minus),
+                    "–" if paper is None else f"{paper:.1f}",
+                    "–" if diff is None else f"{diff:+.1f}",
+                )
+            )
+        seeds = len(entry.runs) if entry else 0
+        yield DATASET_NAMES[dataset], MODEL_NAMES[model], columns, _cell_note(entry), seeds
+
+
+def render_markdown(
+    recipe: RecipeLike, results: dict[tuple[str, str], CellResults], profile: str
+) -> str:
+    header = ["Dataset", "Model", "seeds"]
+    for label, *_ in recipe.columns:
+        header += [label, "paper", "Δ"]
+    lines = [
+        f"# {recipe.title} — profile `{profile}`",
+        "",
+        "Ours: mean ± std over seeds, scores 0-100, per-example protocol, METEOR 1.5 (Java, "
+        "`-l en -norm`), lowercased PTB tokens. Paper: the IGJA-QAP paper's table. "
+        "Δ = ours − paper.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    notes = []
+    for dataset, model, columns, note, seeds in table_rows(recipe, results, "±"):
+        cells = [dataset, model, str(seeds)]
+        for ours, paper, diff in columns:
+            cells += [ours, paper, diff]
+        lines.append("| " + " | ".join(cells) + " |")
+        if note:
+            notes.append(f"- {dataset} / {model}: {note}")
+    if notes:
+        lines += ["", "Cells without numbers:", *notes]
+    if profile == "offline":
+        lines += [
+            "",
+            "Profile `offline` trains a tiny random-init T5 on the project's fixtures for a "
+            "few hundred CPU steps: it shows that every model trains and is scored end to "
+            "end. Its numbers are not comparable with the paper's.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    return text.replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+
+
+def render_latex(
+    recipe: RecipeLike, results: dict[tuple[str, str], CellResults], profile: str
+) -> str:
+    spec = "ll" + "rrr" * len(recipe.columns)
+    head = ["Dataset", "Model"]
+    for label, *_ in recipe.columns:
+        head += [_latex_escape(label), "paper", r"$\Delta$"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(head) + r" \\",
+        r"\midrule",
+    ]
+    for dataset, model, columns, note, _ in table_rows(recipe, results, r"$\pm$"):
+        cells = [dataset, _latex_escape(model)]
+        for ours, paper, diff in columns:
+            cells += [ours, paper, diff]
+        if note:
+            cells[2] = r"\textit{" + _latex_escape(note.split(":")[0]) + "}"
+        lines.append(" & ".join(cells).replace("–", "--") + r" \\")
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        rf"\caption{{{_latex_escape(recipe.title)} (profile {_latex_escape(profile)}; ours vs.\ the paper).}}",
+        r"\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(
+    recipe: RecipeLike, results: dict[tuple[str, str], CellResults], out_dir: Path, profile: str
+) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown = out_dir / f"{recipe.name}.md"
+    latex = out_dir / f"{recipe.name}.tex"
+    markdown.write_text(render_markdown(recipe, results, profile))
+    latex.write_text(render_latex(recipe, results, profile))
+    return [markdown, latex]

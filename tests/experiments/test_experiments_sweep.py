@@ -1,0 +1,127 @@
+"""A two-cell sweep on the fixtures: runs, skips on re-run, resumes after being killed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiments import sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY_PROFILE = """
+seed_everything: 0
+test_after_fit: true
+trainer:
+  accelerator: cpu
+  devices: 1
+  max_steps: 8
+  check_val_every_n_epoch: 1
+  log_every_n_steps: 1
+  enable_progress_bar: false
+  enable_model_summary: false
+  callbacks:
+    - class_path: lightning.pytorch.callbacks.ModelCheckpoint
+      init_args: {save_last: true, save_top_k: 0, every_n_train_steps: 2}
+data:
+  path: fixtures
+  tokenizer: train
+  tokenizer_vocab_size: 400
+  batch_size: 8
+  eval_batch_size: 16
+  limit_examples: 8
+model:
+  init_args:
+    backbone_size: tiny
+    optimizer: adamw
+    lr: 1.0e-3
+    num_beams: 2
+    meteor: none
+"""
+
+
+@pytest.fixture
+def conf(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    (conf / "profile" / "tiny.yaml").write_text(TINY_PROFILE)
+    return conf
+
+
+def sweep_args(conf: Path, results: Path, *extra: str) -> list[str]:
+    return [
+        "table5",
+        "--profile",
+        "tiny",
+        "--datasets",
+        "squad",
+        "--models",
+        "igja_qap,igja_qap_no_gate",
+        "--conf-dir",
+        str(conf),
+        "--results-dir",
+        str(results),
+        *extra,
+    ]
+
+
+def test_two_cells_run_then_skip(conf, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert sweep.main(sweep_args(conf, results)) == 0
+    for model in ("igja_qap", "igja_qap_no_gate"):
+        record = json.loads(
+            (results / "tiny" / "squad" / model / "seed0" / "metrics.json").read_text()
+        )
+        assert record["steps"] == 8 and record["seed"] == 0 and record["resumed"] is False
+        assert {"test/question/bleu1", "test/answer/rougeL"} <= set(record["metrics"])
+        assert record["evaluation"]["question"]["protocol"] == "example"
+        assert "trainer:" in record["config"] and record["device"] == "cpu"
+    table = (results / "tiny" / "table5.md").read_text()
+    assert "| SQuAD | Ours-gate | 1 |" in table and "| SQuAD | IGJA-QAP | 1 |" in table
+    assert (results / "tiny" / "table5.tex").exists()
+    err = capsys.readouterr().err
+    assert "[sweep 1/2] squad/igja_qap_no_gate/seed0" in err
+
+    started = time.monotonic()
+    assert sweep.main(sweep_args(conf, results)) == 0
+    assert time.monotonic() - started < 30
+    assert err.count("done, skipped") == 0
+    assert capsys.readouterr().err.count("done, skipped") == 2
+
+
+def test_killed_cell_resumes_from_its_checkpoint(conf, tmp_path):
+    results = tmp_path / "results"
+    args = sweep_args(conf, results, "--set", "trainer.max_steps=400", "--models", "igja_qap")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments.sweep", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    cell = results / "tiny" / "squad" / "igja_qap" / "seed0"
+    deadline = time.monotonic() + 240
+    try:
+        while not list(cell.glob("run/**/checkpoints/last.ckpt")):
+            assert process.poll() is None, "the sweep ended before writing a checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (cell / "metrics.json").exists()
+
+    killed_at = torch.load(next(cell.glob("run/**/checkpoints/last.ckpt")), weights_only=False)
+    assert killed_at["global_step"] < 40
+    resume = sweep_args(conf, results, "--set", "trainer.max_steps=40", "--models", "igja_qap")
+    assert sweep.main(resume) == 0
+    record = json.loads((cell / "metrics.json").read_text())
+    assert record["resumed"] is True
+    assert record["steps"] == 40
