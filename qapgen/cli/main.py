@@ -19,6 +19,7 @@ LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 COMMAND_MODULES = (
     "qapgen.cli.data",
     "qapgen.cli.evaluate",
+    "qapgen.cli.humaneval",
 )
 
 

@@ -26,6 +26,7 @@ import lightning as L
 import torch
 import torch.distributed as dist
 
+from qapgen.balance import LossBalancer, shared_parameter_groups
 from qapgen.data.features import DEFAULT_FEATURES, Feature
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.metrics import TaskMetrics
@@ -47,14 +48,50 @@ class Vocabulary:
     tokenizer: str | None = None  # where the tokenizer was loaded from
 
 
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Decoding beyond ``generate_batch``'s one beam-searched pair per input (see
+    ``QAPModule.generate_candidates``).
+
+    Args:
+        num_return_sequences: candidate pairs wanted per input (beam n-best or samples).
+        do_sample: nucleus sampling instead of beam search.
+        top_p: the nucleus mass when sampling.
+        answer_in_context: answers may only be token sequences of the input context.
+    """
+
+    num_return_sequences: int = 1
+    do_sample: bool = False
+    top_p: float = 1.0
+    answer_in_context: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self == GenerationOptions()
+
+
+@dataclass(frozen=True)
+class PairCandidate:
+    """One generated pair with its sequence log-probabilities (None where not computed)."""
+
+    answer: str
+    question: str
+    answer_log_prob: float | None = None
+    question_log_prob: float | None = None
+
+
+class GenerationNotSupportedError(ValueError):
+    """A model cannot decode with the requested ``GenerationOptions``."""
+
+
 class QAPModule(L.LightningModule):
     """Base of every qapgen model (see the module docstring for what a subclass adds).
 
     Args:
         backbone: a hub name (``t5-base``) or a local ``save_pretrained`` folder; ignored
             when ``backbone_size`` is set.
-        backbone_size: a random-init size instead (``tiny``, ``t5-small-shape``,
-            ``t5-base-shape``).
+        backbone_size: a random-init size instead (``tiny``, ``tiny-wide``,
+            ``t5-small-shape``, ``t5-base-shape``).
         dropout_rate: overrides the backbone's dropout (None keeps its own, 0.1 for T5).
         optimizer: ``adam`` (the paper's) or ``adamw``.
         lr: learning rate (paper: 1e-5).
@@ -67,6 +104,12 @@ class QAPModule(L.LightningModule):
         meteor: METEOR implementation for validation and test (``java`` = METEOR 1.5,
             ``nltk``, ``none``).
         protocol: ``example`` or ``grouped`` scoring (see ``qapgen.metrics``).
+        loss_balancing: how a two-task model combines its task losses: ``model`` (as the
+            model defines; IGJA-QAP sums them, eq. 14), ``fixed`` (λ·Φ_a + (1-λ)·Φ_q),
+            ``uncertainty`` (learned task uncertainties) or ``gradnorm`` (see
+            ``qapgen.balance``).
+        balancing_answer_weight: λ of ``fixed``.
+        gradnorm_alpha: GradNorm's α.
         vocab: filled in by qapgen from the DataModule's tokenizer; leave unset.
     """
 
@@ -88,6 +131,9 @@ class QAPModule(L.LightningModule):
         max_question_length: int = 48,
         meteor: Literal["java", "nltk", "none"] = "java",
         protocol: Literal["example", "grouped"] = "example",
+        loss_balancing: Literal["model", "fixed", "uncertainty", "gradnorm"] = "model",
+        balancing_answer_weight: float = 0.5,
+        gradnorm_alpha: float = 1.5,
         vocab: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -109,6 +155,27 @@ class QAPModule(L.LightningModule):
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         raise TypeError(f"{type(self).__name__} must define generate_batch(batch)")
+
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None
+    ) -> list[list[PairCandidate]]:
+        """Candidate (answer, question) pairs per input row, best first.
+
+        The base serves only the default options, through ``generate_batch`` (one pair per
+        row, no scores); a model that can return n-best lists or samples, score them, or
+        constrain answers to the context overrides this.
+        """
+        options = options or GenerationOptions()
+        if not options.is_default:
+            raise GenerationNotSupportedError(
+                f"{type(self).__name__} supports only plain generation (one beam-searched "
+                f"pair per sentence); {options} is not supported for this model"
+            )
+        outputs = self.generate_batch(batch)
+        return [
+            [PairCandidate(answer, question)]
+            for answer, question in zip(outputs["answer"], outputs["question"], strict=True)
+        ]
 
     # -- construction --------------------------------------------------------------------
     def load_backbone(self, vocab: Vocabulary):
@@ -156,7 +223,26 @@ class QAPModule(L.LightningModule):
     def configure_model(self) -> None:
         if not self._built:
             self.build(self.vocab)
+            self.balancer = self._make_balancer()
             self._built = True
+
+    def _make_balancer(self) -> LossBalancer:
+        hp = self.hparams
+        if hp.loss_balancing == "model":
+            return LossBalancer("model")
+        if set(self.tasks) != {"answer", "question"}:
+            raise ValueError(
+                f"loss_balancing={hp.loss_balancing!r} needs a model that trains both tasks; "
+                f"{type(self).__name__} trains {self.tasks}"
+            )
+        encoder = shared_parameter_groups(self).get("encoder", [])
+        matrices = [p for p in encoder if p.ndim >= 2]
+        return LossBalancer(
+            hp.loss_balancing,
+            answer_weight=hp.balancing_answer_weight,
+            alpha=hp.gradnorm_alpha,
+            gradnorm_parameter=matrices[-1] if matrices else None,
+        )
 
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self):
@@ -182,11 +268,18 @@ class QAPModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         losses = self.compute_losses(batch)
         size = len(batch["ids"])
-        self.log("train/loss", losses["loss"], prog_bar=True, batch_size=size)
-        for task in self.tasks:
-            if f"{task}_loss" in losses:
-                self.log(f"train/{task}_loss", losses[f"{task}_loss"], batch_size=size)
-        return losses["loss"]
+        loss, balance_values = self.balancer(losses)
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        if balance_values:
+            self.log_dict(balance_values, batch_size=size)
+        # Every named part (``question_loss``, an auxiliary ``qa_loss`` ...) is logged.
+        for name, value in losses.items():
+            if name.endswith("_loss"):
+                self.log(f"train/{name}", value, batch_size=size)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_index: int) -> None:
+        self.balancer.renormalise()
 
     # -- evaluation ----------------------------------------------------------------------
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:

@@ -84,6 +84,9 @@ def test_two_cells_run_then_skip(conf, tmp_path, capsys):
         assert {"test/question/bleu1", "test/answer/rougeL"} <= set(record["metrics"])
         assert record["evaluation"]["question"]["protocol"] == "example"
         assert "trainer:" in record["config"] and record["device"] == "cpu"
+        # The balance diagnostics ran for these two-task models (the CLI adds the callback).
+        csv_header = next(Path(record["run_dir"]).glob("metrics.csv")).read_text().splitlines()[0]
+        assert "balance/grad_cosine" in csv_header and "balance/grad_norm_ratio" in csv_header
     table = (results / "tiny" / "table5.md").read_text()
     assert "| SQuAD | Ours-gate | 1 |" in table and "| SQuAD | IGJA-QAP | 1 |" in table
     assert (results / "tiny" / "table5.tex").exists()
