@@ -32,7 +32,10 @@ def test_gradient_norms_ratio_and_cosine_match_a_direct_computation():
     def direct(loss, params):
         grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
         return torch.cat(
-            [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]
+            [
+                (torch.zeros_like(p) if g is None else g).reshape(-1)
+                for p, g in zip(params, grads, strict=True)
+            ]
         )
 
     encoder = list(backbone.encoder.parameters())
