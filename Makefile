@@ -43,9 +43,11 @@ DATASETS ?=
 MODELS ?=
 SEEDS ?= 0
 RESULTS ?= results
+DATA_DIR ?= $(QAPGEN_DATA_DIR)
 DRY_RUN ?=
 SWEEP = $(BIN)/python -m experiments.sweep --profile $(PROFILE) --datasets '$(DATASETS)' \
-	--models '$(MODELS)' --seeds '$(SEEDS)' --results-dir $(RESULTS) $(if $(DRY_RUN),--dry-run)
+	--models '$(MODELS)' --seeds '$(SEEDS)' --results-dir $(RESULTS) \
+	$(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(DRY_RUN),--dry-run)
 
 .PHONY: reproduce-table2
 reproduce-table2: install ## Train and score every Table 2 cell, print it beside the paper's
@@ -61,7 +63,8 @@ reproduce-table5: install ## The same for Table 5 (IGJA-QAP ablations)
 
 .PHONY: table1
 table1: install ## Table 1: prepared data statistics beside the paper's
-	$(BIN)/python -m experiments.table1 --profile $(PROFILE) --results-dir $(RESULTS)
+	$(BIN)/python -m experiments.table1 --profile $(PROFILE) --results-dir $(RESULTS) \
+		$(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 .PHONY: figure5
 figure5: install ## Figure 5: per-task METEOR curves of IGJA-QAP and OneStop (PNG, PDF)

@@ -82,6 +82,8 @@ def cell_arguments(
         "--seed_everything", str(cell.seed),
         "--data.seed", str(cell.seed),
         "--test_after_fit", "true",
+        "--wandb_group", f"sweep-{profile}",
+        "--wandb_tags", f"[profile:{profile}]",
     ]  # fmt: skip
     for override in overrides:
         key, _, value = override.partition("=")
@@ -147,6 +149,7 @@ def run_cell(
         return write_status(directory, "the run finished without writing metrics.json")
     logged = json.loads(run_metrics.read_text())
     config = newest(run_dir, "config.yaml")
+    floors = newest(run_dir, "floors.json")
     record = {
         "dataset": cell.dataset,
         "model": cell.model,
@@ -155,6 +158,7 @@ def run_cell(
         "overrides": list(overrides),
         "metrics": {k: v for k, v in logged.items() if k.startswith("test/")},
         "evaluation": logged.get("evaluation", {}),
+        "floors": json.loads(floors.read_text()) if floors else {},
         "steps": logged.get("global_step"),
         "wall_time_s": round(wall, 1),
         "resumed": resumed,
@@ -293,6 +297,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="override a config key in every cell, e.g. --set trainer.max_steps=50",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the official dataset files are (sets data.path; default $QAPGEN_DATA_DIR, "
+        "else the hub); the offline profile always uses the project's fixtures",
     )
     parser.add_argument("--conf-dir", type=Path, default=CONF, help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true", help="only re-render the tables")

@@ -20,6 +20,8 @@ from qapgen.balance import OptimisationBalance
 from qapgen.callbacks import MetricsFile
 from qapgen.data.datamodule import QAPDataModule
 from qapgen.models.base import QAPModule
+from qapgen.performance import CudaPerformance
+from qapgen.reporting.floors import FloorScores
 from qapgen.wandb_setup import make_wandb_logger, resolve_wandb_mode
 
 
@@ -103,7 +105,15 @@ def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningC
         subclass_mode_model=True,
         datamodule_class=QAPDataModule,
         seed_everything_default=0,
-        trainer_defaults={"callbacks": [MetricsFile(), OptimisationBalance(every_n_steps=50)]},
+        trainer_defaults={
+            "callbacks": [
+                MetricsFile(),
+                FloorScores(),
+                OptimisationBalance(every_n_steps=50),
+                # TF32 on CUDA and a warning when precision is fp16 (T5 overflows).
+                CudaPerformance(),
+            ]
+        },
         parser_kwargs={"parser_mode": "omegaconf"},
         save_config_kwargs={"overwrite": True},
         args=list(args),

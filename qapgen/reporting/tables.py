@@ -128,6 +128,7 @@ def render_markdown(
             notes.append(f"- {dataset} / {model}: {note}")
     if notes:
         lines += ["", "Cells without numbers:", *notes]
+    lines += render_floors_markdown(recipe, results, plus_minus="±")
     if profile == "offline":
         lines += [
             "",
@@ -136,6 +137,48 @@ def render_markdown(
             "end. Its numbers are not comparable with the paper's.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def floor_rows(recipe: RecipeLike, results: dict[tuple[str, str], CellResults]):
+    """(dataset, label, [value per column]) for each dataset's constant floor, then each
+    model's shuffled-prediction floor; only for cells that have run."""
+    seen_constant = set()
+    for dataset, model in recipe.cells:
+        entry = results.get((dataset, model))
+        runs = [run for run in (entry.runs if entry else []) if run.get("floors")]
+        if not runs:
+            continue
+        if dataset not in seen_constant:
+            constant = runs[0]["floors"].get("constant", {})
+            values = [constant.get(task, {}).get(metric) for _, task, metric, _ in recipe.columns]
+            if any(v is not None for v in values):
+                seen_constant.add(dataset)
+                yield DATASET_NAMES[dataset], "constant: most frequent training text", values
+        columns = []
+        for _, task, metric, _ in recipe.columns:
+            scores = [run["floors"].get("shuffled", {}).get(task, {}).get(metric) for run in runs]
+            scores = [v for v in scores if v is not None]
+            columns.append(statistics.fmean(scores) if scores else None)
+        yield DATASET_NAMES[dataset], f"shuffled {MODEL_NAMES[model]} predictions", columns
+
+
+def render_floors_markdown(recipe: RecipeLike, results, plus_minus: str) -> list[str]:
+    rows = list(floor_rows(recipe, results))
+    if not rows:
+        return []
+    header = ["Dataset", "Floor", *(label for label, *_ in recipe.columns)]
+    lines = [
+        "",
+        "Floors, same metrics: a constant prediction (the training split's most frequent "
+        "text) and each model's own predictions scored against other test items' references.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for dataset, label, values in rows:
+        cells = ["–" if v is None else f"{v:.1f}" for v in values]
+        lines.append("| " + " | ".join([dataset, label, *cells]) + " |")
+    return lines
 
 
 def _latex_escape(text: str) -> str:

@@ -83,6 +83,8 @@ def test_two_cells_run_then_skip(conf, tmp_path, capsys):
         assert record["steps"] == 8 and record["seed"] == 0 and record["resumed"] is False
         assert {"test/question/bleu1", "test/answer/rougeL"} <= set(record["metrics"])
         assert record["evaluation"]["question"]["protocol"] == "example"
+        assert set(record["floors"]["shuffled"]) == {"answer", "question"}
+        assert record["floors"]["constant"]["question"]["text"].endswith("?")
         assert "trainer:" in record["config"] and record["device"] == "cpu"
         # The balance diagnostics ran for these two-task models (the CLI adds the callback).
         csv_header = next(Path(record["run_dir"]).glob("metrics.csv")).read_text().splitlines()[0]

@@ -62,6 +62,33 @@ def test_table2_shows_ours_paper_difference_and_seed_spread(tmp_path):
     assert "not comparable with the paper's" in text
 
 
+def test_floors_are_reported_beside_the_table(tmp_path):
+    recipe = RECIPES["table2"]
+    store(
+        tmp_path,
+        "squad",
+        "t5_qg",
+        0,
+        question__bleu1=30.0,
+        question__rougeL=40.0,
+        question__meteor=20.0,
+    )
+    record_path = tmp_path / "squad" / "t5_qg" / "seed0" / "metrics.json"
+    record = json.loads(record_path.read_text())
+    record["floors"] = {
+        "shuffled": {"question": {"bleu1": 12.0, "rougeL": 8.0, "meteor": 4.0}},
+        "constant": {
+            "question": {"text": "What is it?", "bleu1": 5.0, "rougeL": 6.0, "meteor": 2.0}
+        },
+    }
+    record_path.write_text(json.dumps(record))
+    text = render_markdown(
+        recipe, collect_results(tmp_path, plan(recipe, ["squad"], ["t5_qg"], [0])), "x"
+    )
+    assert "| SQuAD | constant: most frequent training text | 5.0 | 6.0 | 2.0 |" in text
+    assert "| SQuAD | shuffled T5-QG predictions | 12.0 | 8.0 | 4.0 |" in text
+
+
 def test_every_table2_row_of_the_paper_is_present(tmp_path):
     recipe = RECIPES["table2"]
     text = render_markdown(recipe, collect_results(tmp_path, plan(recipe, [], [], [0])), "paper")
