@@ -1,0 +1,113 @@
+"""T5-A2QG (paper 4.2, after Golub et al.'s SynNet): answer first, then the question from it.
+
+Stage 1 generates the answer from the context. Stage 2 encodes the answer's token embeddings
+concatenated with the context's and generates the question. Stage 2 trains on the gold answer
+(teacher forcing across the stages) and, at inference, reads stage 1's generated answer.
+
+The stages are two separate T5s, as SynNet's answer and question modules are separate: stage
+2's encoder reads a different input (answer + context) from stage 1's (context), and "the
+answer's embeddings" are then stage 2's own token embeddings, trained for question generation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT, QUESTION_TARGET, TextFeature
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss, shift_right
+
+# The gold answer as an encoder input of stage 2 during training.
+GOLD_ANSWER_INPUT = TextFeature("gold_answer", "{answer}", "input", "answer")
+
+
+class T5A2QG(QAPModule):
+    """Two-stage pipeline: ``answer_model`` (context -> answer), ``question_model``
+    ([answer embeddings; context embeddings] -> question).
+
+    ``loss`` = ``answer_loss`` (stage 1) + ``question_loss`` (stage 2 on the gold answer).
+    Takes only the shared base's arguments.
+    """
+
+    tasks = ("answer", "question")
+    data_features = (CONTEXT_INPUT, GOLD_ANSWER_INPUT, ANSWER_TARGET, QUESTION_TARGET)
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.answer_model = self.load_backbone(vocab)
+        self.question_model = self.load_backbone(vocab)
+        self.answer_start_token_id = vocab.answer_start_token_id
+        self.question_start_token_id = vocab.question_start_token_id
+        self.pad_token_id = vocab.pad_token_id
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        answer_loss = seq2seq_loss(
+            self.answer_model,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            batch["answer_labels"],
+            self.answer_start_token_id,
+        )
+        embeds, mask = self.question_encoder_inputs(
+            batch["gold_answer_ids"],
+            batch["gold_answer_attention_mask"],
+            batch["input_ids"],
+            batch["input_attention_mask"],
+        )
+        labels = batch["question_labels"]
+        question_loss = self.question_model(
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            decoder_input_ids=shift_right(labels, self.question_start_token_id, self.pad_token_id),
+            labels=labels,
+        ).loss
+        return {
+            "loss": answer_loss + question_loss,
+            "answer_loss": answer_loss,
+            "question_loss": question_loss,
+        }
+
+    def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        context_ids, context_mask = batch["input_ids"], batch["input_attention_mask"]
+        answer_ids = seq2seq_generate(
+            self.answer_model,
+            context_ids,
+            context_mask,
+            start_token_id=self.answer_start_token_id,
+            max_length=self.hparams.max_answer_length,
+            num_beams=self.hparams.num_beams,
+        )  # (B, T_a), </s> then padding
+        answer_mask = (answer_ids != self.pad_token_id).long()
+        embeds, mask = self.question_encoder_inputs(
+            answer_ids, answer_mask, context_ids, context_mask
+        )
+        question_ids = seq2seq_generate(
+            self.question_model,
+            None,
+            mask,
+            inputs_embeds=embeds,
+            start_token_id=self.question_start_token_id,
+            max_length=self.hparams.max_question_length,
+            num_beams=self.hparams.num_beams,
+        )
+        return {"answer": self.decode(answer_ids), "question": self.decode(question_ids)}
+
+    def question_encoder_inputs(
+        self,
+        answer_ids: torch.Tensor,
+        answer_mask: torch.Tensor,
+        context_ids: torch.Tensor,
+        context_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 2's encoder input: the answer's then the context's token embeddings
+        (B, T_a + T_c, D) and their attention mask (B, T_a + T_c)."""
+        embed = self.question_model.get_input_embeddings()
+        embeds = torch.cat([embed(answer_ids), embed(context_ids)], dim=1)
+        mask = torch.cat([answer_mask, context_mask], dim=1)
+        # Real tokens first, padding last (a stable sort keeps their order): the context then
+        # starts right after the answer's </s>, at the same relative positions whether the
+        # answer is gold (training) or generated (inference) and however wide it was padded.
+        order = torch.sort(mask, dim=1, descending=True, stable=True).indices
+        embeds = embeds.gather(1, order.unsqueeze(-1).expand_as(embeds))
+        return embeds, mask.gather(1, order)

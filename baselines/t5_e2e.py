@@ -1,0 +1,90 @@
+"""T5-E2E (Su 2020, "end-to-end QA pair generation"): one decoder writes the answer, a
+separator, then the question, as one sequence.
+
+Answer first, as in the blog post: "context -> answer" and "context + answer -> question"
+are easier than the other order. The separator is the T5 sentinel ``<extra_id_2>`` (0 and 1
+are the answer and question start tokens). The blog samples answers for diversity; here the
+whole sequence is beam-searched like every other model, so that scores compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from qapgen.data.features import CONTEXT_INPUT, TextFeature
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+
+SEPARATOR_TOKEN = "<extra_id_2>"
+# No spaces around the separator: the target is then exactly the answer's tokens, the
+# separator and the question's tokens (a space would add a lone "▁" token). The data has no
+# length limit for a pair, so the source limit caps it.
+PAIR_TARGET = TextFeature("pair", "{answer}" + SEPARATOR_TOKEN + "{question}", "target", "source")
+
+
+def split_pair(token_ids: list[int], separator_id: int) -> tuple[list[int], list[int]]:
+    """(answer ids, question ids) of one generated sequence, split at the first separator.
+
+    Without a separator the decoder stopped before the question: everything is the answer
+    and the question is empty. Later separators stay in the question (decoding drops them).
+    """
+    if separator_id not in token_ids:
+        return token_ids, []
+    cut = token_ids.index(separator_id)
+    return token_ids[:cut], token_ids[cut + 1 :]
+
+
+class T5E2E(QAPModule):
+    """Context -> "answer <extra_id_2> question" with one T5 decoder (starting with the
+    answer start token). ``answer_loss`` and ``question_loss`` are not separable in one
+    sequence, so only ``loss`` is reported. Takes only the shared base's arguments.
+    """
+
+    tasks = ("answer", "question")
+    data_features = (CONTEXT_INPUT, PAIR_TARGET)
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.backbone = self.load_backbone(vocab)
+        self.start_token_id = vocab.answer_start_token_id
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        loss = seq2seq_loss(
+            self.backbone,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            batch["pair_labels"],
+            self.start_token_id,
+        )
+        return {"loss": loss}
+
+    def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        hp = self.hparams
+        pair_ids = seq2seq_generate(
+            self.backbone,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            start_token_id=self.start_token_id,
+            max_length=hp.max_answer_length + 1 + hp.max_question_length,
+            num_beams=hp.num_beams,
+        )
+        return self.parse_pairs(pair_ids)
+
+    def parse_pairs(self, pair_ids: torch.Tensor) -> dict[str, list[str]]:
+        """Generated ids (B, T) -> {"answer": [...], "question": [...]} (see ``split_pair``);
+        needs ``self.tokenizer`` (set from the DataModule in ``setup``)."""
+        separator_id = self.tokenizer.convert_tokens_to_ids(SEPARATOR_TOKEN)
+        answers, questions = zip(
+            *(split_pair(row, separator_id) for row in pair_ids.tolist()), strict=True
+        )
+        return {
+            "answer": self._decode_parts(answers),
+            "question": self._decode_parts(questions),
+        }
+
+    def _decode_parts(self, sequences: tuple[list[int], ...]) -> list[str]:
+        return [
+            text.strip()
+            for text in self.tokenizer.batch_decode(list(sequences), skip_special_tokens=True)
+        ]

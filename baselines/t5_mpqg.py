@@ -1,0 +1,112 @@
+"""T5-MPQG (paper 4.2, after Song et al.): one T5 trained on question generation, then on
+answer generation, in sequence; at inference it produces both.
+
+"In sequence" means one task's loss is optimised at a time: the first
+``question_phase_steps`` optimiser steps minimise the question loss only, the rest the answer
+loss only. The other task's loss is still computed and logged (not optimised), so that
+``train/question_loss`` rising during the answer phase shows forgetting. ``train/phase`` is 0
+in the question phase and 1 in the answer phase.
+
+Forgetting is real: at the overfit profile's lr (1e-2) the answer phase erases the memorised
+questions (tests/baselines/test_baseline_t5_mpqg.py), so each phase is tested on its own task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT, QUESTION_TARGET
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+
+PHASES = ("question", "answer")
+
+
+class T5MPQG(QAPModule):
+    """One T5, two tasks trained one after the other; each decodes from its start token.
+
+    Args:
+        question_phase_steps: optimiser steps of the question phase; when None, it is
+            ``question_phase_fraction`` of the run's ``trainer.estimated_stepping_batches``,
+            which keeps both phases inside a run whatever its length.
+        question_phase_fraction: the question phase's share of the run (used when
+            ``question_phase_steps`` is None).
+        **kwargs: the shared base's arguments.
+
+    ``loss`` (training and evaluation) is the loss of the phase at ``self.global_step``;
+    after training that is the answer phase.
+    """
+
+    tasks = ("answer", "question")
+    data_features = (CONTEXT_INPUT, ANSWER_TARGET, QUESTION_TARGET)
+
+    def __init__(
+        self,
+        question_phase_steps: int | None = None,
+        question_phase_fraction: float = 0.5,
+        **kwargs: Any,
+    ) -> None:
+        if not 0.0 <= question_phase_fraction <= 1.0:
+            raise ValueError(
+                f"question_phase_fraction must be in [0, 1], not {question_phase_fraction}"
+            )
+        super().__init__(**kwargs)
+        if self.hparams.get("loss_balancing", "model") != "model":
+            raise ValueError(
+                "T5-MPQG combines its task losses by its phase schedule; loss_balancing must "
+                "be 'model'"
+            )
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.backbone = self.load_backbone(vocab)
+        self.start_token_ids = {
+            "answer": vocab.answer_start_token_id,
+            "question": vocab.question_start_token_id,
+        }
+
+    def question_phase_length(self) -> int:
+        """Steps of the question phase (see the class docstring)."""
+        if self.hparams.question_phase_steps is not None:
+            return self.hparams.question_phase_steps
+        total = self.trainer.estimated_stepping_batches
+        return round(self.hparams.question_phase_fraction * total)
+
+    def current_phase(self) -> str:
+        """``question`` before ``question_phase_length()`` optimiser steps, then ``answer``."""
+        return PHASES[0] if self.global_step < self.question_phase_length() else PHASES[1]
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        phase = float(PHASES.index(self.current_phase()))
+        self.log("train/phase", phase, batch_size=len(batch["ids"]))
+        return super().training_step(batch, batch_index)
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        losses = {f"{task}_loss": self._task_loss(batch, task) for task in self.tasks}
+        # Only the phase's task is optimised; the other is measured for the logs.
+        return {"loss": losses[f"{self.current_phase()}_loss"], **losses}
+
+    def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return {
+            task: self.decode(
+                seq2seq_generate(
+                    self.backbone,
+                    batch["input_ids"],
+                    batch["input_attention_mask"],
+                    start_token_id=self.start_token_ids[task],
+                    max_length=self.hparams[f"max_{task}_length"],
+                    num_beams=self.hparams.num_beams,
+                )
+            )
+            for task in self.tasks
+        }
+
+    def _task_loss(self, batch: dict[str, Any], task: str) -> torch.Tensor:
+        return seq2seq_loss(
+            self.backbone,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            batch[f"{task}_labels"],
+            self.start_token_ids[task],
+        )

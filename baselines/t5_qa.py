@@ -1,0 +1,48 @@
+"""T5-QA (paper 4.2, after Alberti et al.): a plain T5 that generates an answer from the context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+
+
+class T5QA(QAPModule):
+    """Context -> answer with one T5, generative (the answer need not be a span); produces
+    answers only (no questions).
+
+    The decoder starts with the answer start token, as IGJA-QAP's answer decoder does.
+    Takes only the shared base's arguments.
+    """
+
+    tasks = ("answer",)
+    data_features = (CONTEXT_INPUT, ANSWER_TARGET)
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.backbone = self.load_backbone(vocab)
+        self.start_token_id = vocab.answer_start_token_id
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        loss = seq2seq_loss(
+            self.backbone,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            batch["answer_labels"],
+            self.start_token_id,
+        )
+        return {"loss": loss, "answer_loss": loss}
+
+    def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        answer_ids = seq2seq_generate(
+            self.backbone,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            start_token_id=self.start_token_id,
+            max_length=self.hparams.max_answer_length,
+            num_beams=self.hparams.num_beams,
+        )
+        return {"answer": self.decode(answer_ids)}

@@ -1,0 +1,47 @@
+"""T5-QG (paper 4.2): a plain T5 that generates a question from the context alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from qapgen.data.features import CONTEXT_INPUT, QUESTION_TARGET
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+
+
+class T5QG(QAPModule):
+    """Context -> question with one T5; produces questions only (no answers).
+
+    The decoder starts with the question start token, as IGJA-QAP's question decoder does.
+    Takes only the shared base's arguments.
+    """
+
+    tasks = ("question",)
+    data_features = (CONTEXT_INPUT, QUESTION_TARGET)
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.backbone = self.load_backbone(vocab)
+        self.start_token_id = vocab.question_start_token_id
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        loss = seq2seq_loss(
+            self.backbone,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            batch["question_labels"],
+            self.start_token_id,
+        )
+        return {"loss": loss, "question_loss": loss}
+
+    def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        question_ids = seq2seq_generate(
+            self.backbone,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            start_token_id=self.start_token_id,
+            max_length=self.hparams.max_question_length,
+            num_beams=self.hparams.num_beams,
+        )
+        return {"question": self.decode(question_ids)}

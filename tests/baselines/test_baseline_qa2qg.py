@@ -1,0 +1,195 @@
+"""QA2QG: three prompted tasks trained together; inference extracts an answer, then asks
+the question from the context and that generated answer; a QA method for filtering."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from baselines.qa2qg import QA2QG
+from qapgen.cli.lightning import QAPLightningCLI
+from qapgen.cli.main import main
+from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
+from qapgen.data.features import encode_features
+from qapgen.data.prepare import prepare
+from qapgen.data.tokenizer import start_token_ids
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_loss
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+MODEL_YAML = CONF / "model" / "qa2qg.yaml"
+# 120 steps memorise the 16 overfit examples; validation is skipped because test scores
+# the same 16 examples right after fit.
+OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
+
+
+def fixture_records(count=4):
+    return prepare("squad", fixture_path("squad")).splits["train"][:count]
+
+
+def fixture_batch(tokenizer, features, records):
+    limits = {"source": 128, "answer": 16, "question": 32}
+    rows, _ = encode_features(records, features, tokenizer, limits)
+    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
+    return Collator(features, tokenizer.pad_token_id)(examples)
+
+
+def tiny_model(tokenizer):
+    answer_start, question_start = start_token_ids(tokenizer)
+    vocab = Vocabulary(
+        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
+    )
+    torch.manual_seed(0)
+    model = QA2QG(
+        backbone_size="tiny",
+        meteor="none",
+        num_beams=2,
+        max_answer_length=6,
+        max_question_length=6,
+        vocab=asdict(vocab),
+    )
+    model.configure_model()
+    model.tokenizer = tokenizer
+    return model.eval()
+
+
+def spy_on_generate(model, monkeypatch):
+    """Records (decoded encoder input, decoder start token) of every generate call."""
+    calls = []
+    generate = model.backbone.generate
+
+    def recording_generate(**kwargs):
+        texts = model.tokenizer.batch_decode(kwargs["input_ids"], skip_special_tokens=True)
+        calls.append((texts, kwargs["decoder_start_token_id"]))
+        return generate(**kwargs)
+
+    monkeypatch.setattr(model.backbone, "generate", recording_generate)
+    return calls
+
+
+def normalised(tokenizer, texts):
+    """What a text reads as after a round trip through the tokenizer."""
+    return tokenizer.batch_decode(tokenizer(texts)["input_ids"], skip_special_tokens=True)
+
+
+def test_the_three_prompts_are_built_from_each_record(fixture_tokenizer):
+    records = fixture_records()
+    batch = fixture_batch(fixture_tokenizer, QA2QG.data_features, records)
+    expected = {
+        "qg_prompt": [
+            f"generate question: answer: {r.answer} context: {r.context}" for r in records
+        ],
+        "qa_prompt": [
+            f"answer question: question: {r.question} context: {r.context}" for r in records
+        ],
+        "ae_prompt": [f"extract answer: context: {r.context}" for r in records],
+    }
+    for name, texts in expected.items():
+        decoded = fixture_tokenizer.batch_decode(batch[f"{name}_ids"], skip_special_tokens=True)
+        assert decoded == normalised(fixture_tokenizer, texts), name
+
+
+def test_loss_sums_the_three_tasks_every_step(fixture_tokenizer):
+    model = tiny_model(fixture_tokenizer)
+    batch = fixture_batch(fixture_tokenizer, model.data_features, fixture_records())
+    vocab = model.vocab
+
+    def loss(prompt, labels, start):
+        ids, mask = batch[f"{prompt}_ids"], batch[f"{prompt}_attention_mask"]
+        return seq2seq_loss(model.backbone, ids, mask, batch[labels], start)
+
+    question = loss("qg_prompt", "question_labels", vocab.question_start_token_id)
+    qa = loss("qa_prompt", "answer_labels", vocab.answer_start_token_id)
+    extraction = loss("ae_prompt", "answer_labels", vocab.answer_start_token_id)
+    losses = model.compute_losses(batch)
+    torch.testing.assert_close(losses["question_loss"], question)
+    torch.testing.assert_close(losses["qa_loss"], qa)
+    torch.testing.assert_close(losses["answer_loss"], extraction)
+    torch.testing.assert_close(losses["loss"], question + qa + extraction)
+    assert not torch.isclose(qa, extraction)  # different prompts, different losses
+
+
+def test_inference_extracts_an_answer_then_asks_about_that_generated_answer(
+    fixture_tokenizer, monkeypatch
+):
+    model = tiny_model(fixture_tokenizer)
+    records = fixture_records()
+    batch = fixture_batch(fixture_tokenizer, model.data_features, records)
+    calls = spy_on_generate(model, monkeypatch)
+    outputs = model.generate_batch(batch)
+
+    assert len(calls) == 2
+    (extraction_inputs, extraction_start), (question_inputs, question_start) = calls
+    contexts = [r.context for r in records]
+    assert extraction_inputs == normalised(
+        fixture_tokenizer, [f"extract answer: context: {c}" for c in contexts]
+    )
+    assert extraction_start == model.vocab.answer_start_token_id
+    generated = outputs["answer"]
+    assert generated != [r.answer for r in records]
+    assert question_inputs == normalised(
+        fixture_tokenizer,
+        [
+            f"generate question: answer: {a} context: {c}"
+            for a, c in zip(generated, contexts, strict=True)
+        ],
+    )
+    assert question_start == model.vocab.question_start_token_id
+
+    corrupted = dict(batch, answers=["corrupted"] * len(records))
+    assert model.generate_batch(corrupted) == outputs
+
+
+def test_answer_questions_uses_the_qa_prompt(fixture_tokenizer, monkeypatch):
+    model = tiny_model(fixture_tokenizer)
+    calls = spy_on_generate(model, monkeypatch)
+    answers = model.answer_questions(["The cat sat on the mat."], ["Where did the cat sit?"])
+    assert len(answers) == 1 and isinstance(answers[0], str)
+    [(inputs, start)] = calls
+    prompt = "answer question: question: Where did the cat sit? context: The cat sat on the mat."
+    assert inputs == normalised(fixture_tokenizer, [prompt])
+    assert start == model.vocab.answer_start_token_id
+
+
+def test_refuses_a_loss_balancer_that_would_drop_the_qa_task():
+    with pytest.raises(ValueError, match="loss_balancing"):
+        QA2QG(loss_balancing="fixed")
+
+
+def test_inference_prompts_need_a_tokenizer(fixture_tokenizer):
+    model = tiny_model(fixture_tokenizer)
+    model.tokenizer = None
+    with pytest.raises(RuntimeError, match="no tokenizer"):
+        model.answer_questions(["context"], ["question?"])
+
+
+def test_config_instantiates_with_the_overfit_profile(tmp_path):
+    cli = QAPLightningCLI(
+        model_class=QAPModule,
+        subclass_mode_model=True,
+        datamodule_class=QAPDataModule,
+        parser_kwargs={"parser_mode": "omegaconf"},
+        run=False,
+        args=[
+            "-c", str(CONF / "profile" / "overfit.yaml"),
+            "-c", str(MODEL_YAML),
+            "--trainer.default_root_dir", str(tmp_path),
+        ],
+    )  # fmt: skip
+    assert type(cli.model) is QA2QG
+    profile = yaml.safe_load((CONF / "profile" / "overfit.yaml").read_text())
+    assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
+
+
+@pytest.mark.learnability
+def test_memorises_the_overfit_set_through_the_pipeline(tmp_path):
+    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
+          "--trainer.default_root_dir", str(tmp_path), *OVERFIT_OVERRIDES])  # fmt: skip
+    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    assert metrics["test/answer/meteor"] >= 90.0
+    assert metrics["test/question/meteor"] >= 90.0

@@ -1,0 +1,171 @@
+"""T5-A2QG: stage 2 reads [answer; context] embeddings; it trains on the gold answer and
+generates from stage 1's generated answer; it learns through `qapgen fit`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from baselines.t5_a2qg import T5A2QG
+from qapgen.cli.lightning import QAPLightningCLI
+from qapgen.cli.main import main
+from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
+from qapgen.data.features import IGNORE_INDEX, encode_features
+from qapgen.data.prepare import prepare
+from qapgen.data.tokenizer import start_token_ids
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+MODEL_YAML = CONF / "model" / "t5_a2qg.yaml"
+# 120 steps memorise the 16 overfit examples; validation is skipped because test scores
+# the same 16 examples right after fit.
+OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
+
+
+def fixture_batch(tokenizer, features, count=4):
+    records = prepare("squad", fixture_path("squad")).splits["train"][:count]
+    limits = {"source": 128, "answer": 16, "question": 32}
+    rows, _ = encode_features(records, features, tokenizer, limits)
+    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
+    return Collator(features, tokenizer.pad_token_id)(examples)
+
+
+def tiny_model(tokenizer):
+    answer_start, question_start = start_token_ids(tokenizer)
+    vocab = Vocabulary(
+        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
+    )
+    torch.manual_seed(0)
+    model = T5A2QG(
+        backbone_size="tiny",
+        meteor="none",
+        num_beams=2,
+        max_answer_length=6,
+        max_question_length=6,
+        vocab=asdict(vocab),
+    )
+    model.configure_model()
+    model.tokenizer = tokenizer
+    return model.eval()
+
+
+def packed(first, first_mask, second, second_mask, pad_token_id=0):
+    """Row by row: the real tokens of `first`, then those of `second`, then padding."""
+    rows = [
+        a[m.bool()].tolist() + c[n.bool()].tolist()
+        for a, m, c, n in zip(first, first_mask, second, second_mask, strict=True)
+    ]
+    width = first.shape[1] + second.shape[1]
+    ids = torch.tensor([row + [pad_token_id] * (width - len(row)) for row in rows])
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows])
+    return ids, mask
+
+
+def test_stage_two_reads_the_answer_then_the_context(fixture_tokenizer):
+    model = tiny_model(fixture_tokenizer)
+    answer = torch.tensor([[5, 6, 1, 0], [7, 1, 0, 0]])
+    context = torch.tensor([[8, 9, 10, 1], [11, 12, 1, 0]])
+    answer_mask, context_mask = (answer != 0).long(), (context != 0).long()
+    embeds, mask = model.question_encoder_inputs(answer, answer_mask, context, context_mask)
+    expected_ids = torch.tensor([[5, 6, 1, 8, 9, 10, 1, 0], [7, 1, 11, 12, 1, 0, 0, 0]])
+    embedding = model.question_model.get_input_embeddings().weight
+    torch.testing.assert_close(embeds, embedding[expected_ids])
+    assert mask.tolist() == (expected_ids != 0).long().tolist()
+
+
+def test_two_separate_t5s(fixture_tokenizer):
+    model = tiny_model(fixture_tokenizer)
+    batch = fixture_batch(fixture_tokenizer, model.data_features)
+    model.compute_losses(batch)["question_loss"].backward()
+    assert all(p.grad is None for p in model.answer_model.parameters())
+    assert model.question_model.get_input_embeddings().weight.grad is not None
+
+
+def test_training_loss_is_both_stages_with_the_gold_answer(fixture_tokenizer):
+    model = tiny_model(fixture_tokenizer)
+    batch = fixture_batch(fixture_tokenizer, model.data_features)
+    vocab = model.vocab
+    answer_loss = seq2seq_loss(
+        model.answer_model,
+        batch["input_ids"],
+        batch["input_attention_mask"],
+        batch["answer_labels"],
+        vocab.answer_start_token_id,
+    )
+    # Stage 2 fed ids of [gold answer; context] must match stage 2 fed their embeddings.
+    gold = batch["answer_labels"].masked_fill(batch["answer_labels"] == IGNORE_INDEX, 0)
+    ids, mask = packed(gold, (gold != 0).long(), batch["input_ids"], batch["input_attention_mask"])
+    question_loss = seq2seq_loss(
+        model.question_model, ids, mask, batch["question_labels"], vocab.question_start_token_id
+    )
+    losses = model.compute_losses(batch)
+    torch.testing.assert_close(losses["answer_loss"], answer_loss)
+    torch.testing.assert_close(losses["question_loss"], question_loss)
+    torch.testing.assert_close(losses["loss"], answer_loss + question_loss)
+
+
+def test_inference_feeds_stage_two_the_generated_answer(fixture_tokenizer, monkeypatch):
+    model = tiny_model(fixture_tokenizer)
+    batch = fixture_batch(fixture_tokenizer, model.data_features)
+    generated = seq2seq_generate(
+        model.answer_model,
+        batch["input_ids"],
+        batch["input_attention_mask"],
+        start_token_id=model.vocab.answer_start_token_id,
+        max_length=6,
+        num_beams=2,
+    )
+    seen = []
+    encoder_inputs = model.question_encoder_inputs
+
+    def spy(answer_ids, *args):
+        seen.append(answer_ids)
+        return encoder_inputs(answer_ids, *args)
+
+    monkeypatch.setattr(model, "question_encoder_inputs", spy)
+    outputs = model.generate_batch(batch)
+    [answer_ids] = seen
+    assert answer_ids.tolist() == generated.tolist()
+    assert outputs["answer"] == model.decode(generated)
+
+    # Gold answers, as text and as ids, play no part in inference.
+    corrupted = dict(
+        batch,
+        answers=["corrupted"] * 4,
+        gold_answer_ids=torch.full_like(batch["gold_answer_ids"], 7),
+        answer_labels=torch.full_like(batch["answer_labels"], 7),
+    )
+    assert model.generate_batch(corrupted) == outputs
+
+
+def test_config_instantiates_with_the_overfit_profile(tmp_path):
+    cli = QAPLightningCLI(
+        model_class=QAPModule,
+        subclass_mode_model=True,
+        datamodule_class=QAPDataModule,
+        parser_kwargs={"parser_mode": "omegaconf"},
+        run=False,
+        args=[
+            "-c", str(CONF / "profile" / "overfit.yaml"),
+            "-c", str(MODEL_YAML),
+            "--trainer.default_root_dir", str(tmp_path),
+        ],
+    )  # fmt: skip
+    assert type(cli.model) is T5A2QG
+    profile = yaml.safe_load((CONF / "profile" / "overfit.yaml").read_text())
+    assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
+
+
+@pytest.mark.learnability
+def test_memorises_the_overfit_set_through_the_pipeline(tmp_path):
+    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
+          "--trainer.default_root_dir", str(tmp_path), *OVERFIT_OVERRIDES])  # fmt: skip
+    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    assert metrics["test/answer/meteor"] >= 90.0
+    assert metrics["test/question/meteor"] >= 90.0

@@ -1,0 +1,129 @@
+"""T5-E2E: the target is "answer <extra_id_2> question"; the output is split at the first
+separator (none: all answer, empty question); it learns through `qapgen fit`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from baselines.t5_e2e import SEPARATOR_TOKEN, T5E2E, split_pair
+from qapgen.cli.lightning import QAPLightningCLI
+from qapgen.cli.main import main
+from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
+from qapgen.data.features import IGNORE_INDEX, encode_features
+from qapgen.data.prepare import prepare
+from qapgen.data.tokenizer import start_token_ids
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_loss
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+MODEL_YAML = CONF / "model" / "t5_e2e.yaml"
+# 120 steps memorise the 16 overfit examples; validation is skipped because test scores
+# the same 16 examples right after fit.
+OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
+
+
+def fixture_records(count=4):
+    return prepare("squad", fixture_path("squad")).splits["train"][:count]
+
+
+def fixture_batch(tokenizer, features, records):
+    limits = {"source": 128, "answer": 16, "question": 32}
+    rows, _ = encode_features(records, features, tokenizer, limits)
+    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
+    return Collator(features, tokenizer.pad_token_id)(examples)
+
+
+def tiny_model(tokenizer):
+    answer_start, question_start = start_token_ids(tokenizer)
+    vocab = Vocabulary(
+        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
+    )
+    torch.manual_seed(0)
+    model = T5E2E(backbone_size="tiny", meteor="none", num_beams=2, vocab=asdict(vocab))
+    model.configure_model()
+    model.tokenizer = tokenizer
+    return model.eval()
+
+
+def test_target_is_answer_separator_question(fixture_tokenizer):
+    records = fixture_records()
+    batch = fixture_batch(fixture_tokenizer, T5E2E.data_features, records)
+    separator = fixture_tokenizer.convert_tokens_to_ids(SEPARATOR_TOKEN)
+    for record, labels in zip(records, batch["pair_labels"].tolist(), strict=True):
+        answer = fixture_tokenizer(record.answer)["input_ids"][:-1]  # without </s>
+        question = fixture_tokenizer(record.question)["input_ids"]  # with </s>
+        assert [t for t in labels if t != IGNORE_INDEX] == [*answer, separator, *question]
+
+
+@pytest.mark.parametrize(
+    ("ids", "answer", "question"),
+    [
+        ([5, 6, 9, 7, 8, 1, 0], [5, 6], [7, 8, 1, 0]),
+        ([5, 6, 1, 0], [5, 6, 1, 0], []),  # no separator: all answer, no question
+        ([9, 7, 1], [], [7, 1]),  # separator first: empty answer
+        ([5, 9, 7, 9, 8, 1], [5], [7, 9, 8, 1]),  # the first separator splits
+    ],
+)
+def test_split_pair_at_the_first_separator(ids, answer, question):
+    assert split_pair(ids, separator_id=9) == (answer, question)
+
+
+def test_parse_pairs_decodes_both_parts_and_handles_a_missing_separator(fixture_tokenizer):
+    model = tiny_model(fixture_tokenizer)
+    tokenize = fixture_tokenizer.convert_tokens_to_ids
+    answer = fixture_tokenizer("northern coast")["input_ids"][:-1]
+    question = fixture_tokenizer("Where is it?")["input_ids"]
+    complete = [*answer, tokenize(SEPARATOR_TOKEN), *question]
+    truncated = [*answer, 1]
+    width = max(len(complete), len(truncated))
+    ids = torch.tensor([row + [0] * (width - len(row)) for row in (complete, truncated)])
+    assert model.parse_pairs(ids) == {
+        "answer": ["northern coast", "northern coast"],
+        "question": ["Where is it?", ""],
+    }
+
+
+def test_loss_is_seq2seq_over_the_pair_from_the_answer_start_token(fixture_tokenizer):
+    model = tiny_model(fixture_tokenizer)
+    batch = fixture_batch(fixture_tokenizer, model.data_features, fixture_records())
+    expected = seq2seq_loss(
+        model.backbone,
+        batch["input_ids"],
+        batch["input_attention_mask"],
+        batch["pair_labels"],
+        model.vocab.answer_start_token_id,
+    )
+    losses = model.compute_losses(batch)
+    torch.testing.assert_close(losses["loss"], expected)
+    outputs = model.generate_batch(batch)
+    assert set(outputs) == {"answer", "question"} and len(outputs["question"]) == 4
+
+
+def test_config_instantiates_with_the_overfit_profile(tmp_path):
+    cli = QAPLightningCLI(
+        model_class=QAPModule,
+        subclass_mode_model=True,
+        datamodule_class=QAPDataModule,
+        parser_kwargs={"parser_mode": "omegaconf"},
+        run=False,
+        args=[
+            "-c", str(CONF / "profile" / "overfit.yaml"),
+            "-c", str(MODEL_YAML),
+            "--trainer.default_root_dir", str(tmp_path),
+        ],
+    )  # fmt: skip
+    assert type(cli.model) is T5E2E
+
+
+@pytest.mark.learnability
+def test_memorises_the_overfit_set_through_one_decoder(tmp_path):
+    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
+          "--trainer.default_root_dir", str(tmp_path), *OVERFIT_OVERRIDES])  # fmt: skip
+    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    assert metrics["test/answer/meteor"] >= 90.0
+    assert metrics["test/question/meteor"] >= 90.0
