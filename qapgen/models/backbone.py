@@ -43,7 +43,7 @@ class BackboneLoadError(OSError):
 
 
 def random_init_config(size: str, *, vocab_size: int, **overrides: Any) -> T5Config:
-    """The `T5Config` of a named random-init size (`tiny`, `t5-small-shape`, `t5-base-shape`)."""
+    """The `T5Config` of a named random-init size (a key of `RANDOM_INIT_SIZES`)."""
     if size not in RANDOM_INIT_SIZES:
         raise ValueError(
             f"unknown backbone size {size!r}; choose one of {sorted(RANDOM_INIT_SIZES)}"

@@ -113,7 +113,9 @@ def _generation_config(
         num_return_sequences=1,
         max_new_tokens=max_new_tokens,
         length_penalty=length_penalty,
-        early_stopping=True if num_beams > 1 else None,
+        # Not True: that stops once num_beams hypotheses have ended, and a confident model's
+        # low-probability beams end early, so the best, still-running beam was dropped.
+        early_stopping=False if num_beams > 1 else None,
         decoder_start_token_id=start_token_id,
         bos_token_id=None,
         eos_token_id=core.eos_token_id,
