@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from qapgen.metrics import bleu, meteor_java, rouge
@@ -59,10 +60,14 @@ def score(
     for index, refs in enumerate(references):
         if isinstance(refs, str) or not refs:
             raise ValueError(f"example {index}: references must be a non-empty list of strings")
+    if protocol == "grouped" and contexts is None:
+        raise ValueError("the grouped protocol needs contexts")
     n_examples = len(predictions)
+    scorer = (meteor_scorer or meteor_java.shared_meteor()) if meteor == "java" else None
+    # A cold JVM takes seconds to load METEOR's paraphrase table: let it load on the
+    # other core while Python normalises and computes the other metrics.
+    wait_for_meteor = _start_in_background(scorer) if scorer is not None else None
     if protocol == "grouped":
-        if contexts is None:
-            raise ValueError("the grouped protocol needs contexts")
         predictions, references = group_by_context(predictions, references, contexts)
 
     hypotheses = [normalize(p) for p in predictions]
@@ -76,13 +81,13 @@ def score(
     hyp_tokens = [h.split() for h in hypotheses]
     gold_tokens = [[r.split() for r in refs] for refs in gold]
     result["rougeL"] = rouge.corpus_rouge_l(hyp_tokens, gold_tokens)
-    if meteor == "java":
-        scorer = meteor_scorer or meteor_java.shared_meteor()
-        result["meteor"] = 100.0 * scorer.score(hypotheses, gold).corpus
-        implementations["meteor"] = meteor_java.implementation()
     if meteor == "nltk" or meteor_nltk:
         result["meteor_nltk"] = corpus_meteor_nltk(hyp_tokens, gold_tokens)
         implementations["meteor_nltk"] = meteor_nltk_implementation()
+    if scorer is not None and wait_for_meteor is not None:
+        wait_for_meteor()
+        result["meteor"] = 100.0 * scorer.score(hypotheses, gold).corpus
+        implementations["meteor"] = meteor_java.implementation()
     result.update(
         n=len(hypotheses),
         n_examples=n_examples,
@@ -91,3 +96,26 @@ def score(
         implementations=implementations,
     )
     return result
+
+
+def _start_in_background(scorer: meteor_java.Meteor15) -> Callable[[], None]:
+    """Start ``scorer``'s JVM on a thread; the returned function waits for it and
+    re-raises its failure. If the caller fails first, the JVM still comes up and is
+    reused (or ended at exit) like any started one."""
+    failures: list[meteor_java.MeteorError] = []
+
+    def start() -> None:
+        try:
+            scorer.start()
+        except meteor_java.MeteorError as error:
+            failures.append(error)
+
+    thread = threading.Thread(target=start, name="meteor-start", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failures:
+            raise failures[0]
+
+    return wait
