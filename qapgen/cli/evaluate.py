@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument(
+        "--task",
+        choices=("question", "answer"),
+        default=None,
+        help="read a qapgen run's predictions/test.jsonl (fields predicted_<task> and "
+        "gold_<task>) instead of the prediction/references format",
+    )
+    parser.add_argument(
         "--meteor",
         choices=("java", "none"),
         default="java",
@@ -60,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from qapgen.cli.main import CommandError
     from qapgen.metrics import MeteorError, WordNetUnavailableError, score
 
-    records = read_predictions(args.predictions, needs_context=args.protocol == "grouped")
+    records = read_predictions(
+        args.predictions, needs_context=args.protocol == "grouped", task=args.task
+    )
     try:
         result = score(
             [r["prediction"] for r in records],
@@ -85,8 +94,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_predictions(path: Path, *, needs_context: bool) -> list[dict[str, Any]]:
-    """The records of a predictions file, checked line by line."""
+def read_predictions(
+    path: Path, *, needs_context: bool, task: str | None = None
+) -> list[dict[str, Any]]:
+    """The records of a predictions file, checked line by line.
+
+    With ``task``, lines are rows of a qapgen run's ``predictions/test.jsonl``; they are
+    read as ``prediction = predicted_<task>``, ``references = [gold_<task>]``.
+    """
     from qapgen.cli.main import CommandError
 
     if not path.is_file():
@@ -108,6 +123,8 @@ def read_predictions(path: Path, *, needs_context: bool) -> list[dict[str, Any]]
             raise CommandError(f"{where}: not valid JSON ({error.msg})") from None
         if not isinstance(record, dict):
             raise CommandError(f"{where}: expected a JSON object")
+        if task is not None:
+            record = _from_run_predictions(record, task, where)
         _check_record(record, where, needs_context)
         key = str(record["id"])
         if key in seen_ids:
@@ -117,6 +134,20 @@ def read_predictions(path: Path, *, needs_context: bool) -> list[dict[str, Any]]
     if not records:
         raise CommandError(f"{path}: no predictions in the file")
     return records
+
+
+def _from_run_predictions(record: dict[str, Any], task: str, where: str) -> dict[str, Any]:
+    from qapgen.cli.main import CommandError
+
+    missing = [f for f in (f"predicted_{task}", f"gold_{task}") if f not in record]
+    if missing:
+        raise CommandError(f"{where}: field '{missing[0]}' missing (a run's predictions file?)")
+    return {
+        "id": record.get("id"),
+        "prediction": record[f"predicted_{task}"],
+        "references": [record[f"gold_{task}"]],
+        "context": record.get("context"),
+    }
 
 
 def _check_record(record: dict[str, Any], where: str, needs_context: bool) -> None:

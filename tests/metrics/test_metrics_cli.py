@@ -153,3 +153,66 @@ def test_evaluate_reads_unicode_and_rejects_other_encodings(tmp_path, capsys):
     path.write_bytes(b'{"id": 1, "prediction": "\xe9", "references": ["a"]}\n')
     assert main(["evaluate", *args]) == 1
     assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_evaluate_reads_a_run_predictions_file(tmp_path, capsys):
+    import json as _json
+
+    from qapgen.cli.main import main as _main
+
+    rows = [
+        {
+            "id": "a",
+            "context": "c1",
+            "gold_question": "what is it ?",
+            "gold_answer": "x",
+            "predicted_question": "what is it ?",
+            "predicted_answer": "y",
+        },
+        {
+            "id": "b",
+            "context": "c2",
+            "gold_question": "who came ?",
+            "gold_answer": "z",
+            "predicted_question": "who came ?",
+            "predicted_answer": "z",
+        },
+    ]
+    path = tmp_path / "test.jsonl"
+    path.write_text("\n".join(_json.dumps(r) for r in rows) + "\n")
+    assert (
+        _main(
+            [
+                "evaluate",
+                "--predictions",
+                str(path),
+                "--task",
+                "question",
+                "--format",
+                "json",
+                "--meteor",
+                "none",
+                "--no-meteor-nltk",
+            ]
+        )
+        == 0
+    )
+    assert _json.loads(capsys.readouterr().out)["bleu1"] == pytest.approx(100.0)
+    assert (
+        _main(
+            [
+                "evaluate",
+                "--predictions",
+                str(path),
+                "--task",
+                "answer",
+                "--format",
+                "json",
+                "--meteor",
+                "none",
+                "--no-meteor-nltk",
+            ]
+        )
+        == 0
+    )
+    assert _json.loads(capsys.readouterr().out)["bleu1"] < 100.0
