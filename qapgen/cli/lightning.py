@@ -17,7 +17,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 
 from qapgen.balance import OptimisationBalance
-from qapgen.callbacks import MetricsFile
+from qapgen.callbacks import MetricsFile, NonFiniteLossGuard, RandomStateCheckpoint
 from qapgen.data.datamodule import QAPDataModule
 from qapgen.models.base import QAPModule
 from qapgen.performance import CudaPerformance
@@ -112,6 +112,10 @@ def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningC
                 OptimisationBalance(every_n_steps=50),
                 # TF32 on CUDA and a warning when precision is fp16 (T5 overflows).
                 CudaPerformance(),
+                # Stops at the first NaN/inf loss and saves the batch's ids.
+                NonFiniteLossGuard(),
+                # Resumed runs continue with the random states of the checkpoint.
+                RandomStateCheckpoint(),
             ]
         },
         parser_kwargs={"parser_mode": "omegaconf"},

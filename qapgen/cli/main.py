@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "qapgen.cli.data",
     "qapgen.cli.evaluate",
     "qapgen.cli.humaneval",
+    "qapgen.cli.generate",
+    "qapgen.cli.export",
 )
 
 

@@ -78,6 +78,8 @@ def train_tokenizer(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     wrapped.save_pretrained(str(output_dir))
+    # Where it lives, as for a loaded tokenizer: checkpoints record this location.
+    wrapped.name_or_path = str(output_dir)
     return wrapped
 
 

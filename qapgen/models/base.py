@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from qapgen.data.features import DEFAULT_FEATURES, Feature
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.metrics import TaskMetrics
 from qapgen.models.backbone import load_backbone
+from qapgen.performance import compile_losses
 
 STAGES = ("val", "test")
 
@@ -80,6 +82,19 @@ class PairCandidate:
     question_log_prob: float | None = None
 
 
+@dataclass
+class GenerationCost:
+    """Wall-clock seconds spent generating in one evaluation epoch, and rows generated."""
+
+    seconds: float = 0.0
+    samples: int = 0
+
+    def __iadd__(self, step: tuple[float, int]) -> GenerationCost:
+        self.seconds += step[0]
+        self.samples += step[1]
+        return self
+
+
 class GenerationNotSupportedError(ValueError):
     """A model cannot decode with the requested ``GenerationOptions``."""
 
@@ -90,8 +105,8 @@ class QAPModule(L.LightningModule):
     Args:
         backbone: a hub name (``t5-base``) or a local ``save_pretrained`` folder; ignored
             when ``backbone_size`` is set.
-        backbone_size: a random-init size instead (``tiny``, ``tiny-wide``,
-            ``t5-small-shape``, ``t5-base-shape``).
+        backbone_size: a random-init size instead (``tiny``, ``t5-small-shape``,
+            ``t5-base-shape``).
         dropout_rate: overrides the backbone's dropout (None keeps its own, 0.1 for T5).
         optimizer: ``adam`` (the paper's) or ``adamw``.
         lr: learning rate (paper: 1e-5).
@@ -110,11 +125,18 @@ class QAPModule(L.LightningModule):
             ``qapgen.balance``).
         balancing_answer_weight: λ of ``fixed``.
         gradnorm_alpha: GradNorm's α.
+        compile: ``torch.compile`` the training losses (``compute_losses``); pair it with
+            the DataModule's ``pad_to_buckets`` so that recompiles stay bounded.
+        compile_backend: ``torch.compile``'s backend (``inductor``; ``aot_eager`` checks
+            tracing without code generation).
         vocab: filled in by qapgen from the DataModule's tokenizer; leave unset.
     """
 
     tasks: ClassVar[tuple[str, ...]] = ("answer", "question")
     data_features: ClassVar[tuple[Feature, ...]] = DEFAULT_FEATURES
+    # False where the losses are not two balanceable task losses on shared parameters; such a
+    # model refuses any loss_balancing but "model" when it is configured.
+    supports_loss_balancing: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -134,6 +156,8 @@ class QAPModule(L.LightningModule):
         loss_balancing: Literal["model", "fixed", "uncertainty", "gradnorm"] = "model",
         balancing_answer_weight: float = 0.5,
         gradnorm_alpha: float = 1.5,
+        compile: bool = False,
+        compile_backend: str = "inductor",
         vocab: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -144,6 +168,9 @@ class QAPModule(L.LightningModule):
             for stage in STAGES
         }
         self._predictions: list[dict[str, Any]] = []
+        self._generation_cost = {stage: GenerationCost() for stage in STAGES}
+        # compute_losses, or its compiled form once the model is built with compile=True.
+        self._training_losses = self.compute_losses
         self._built = False
 
     # -- what subclasses provide ---------------------------------------------------------
@@ -224,12 +251,21 @@ class QAPModule(L.LightningModule):
         if not self._built:
             self.build(self.vocab)
             self.balancer = self._make_balancer()
+            if self.hparams.compile:
+                self._training_losses = compile_losses(
+                    self.compute_losses, backend=self.hparams.compile_backend
+                )
             self._built = True
 
     def _make_balancer(self) -> LossBalancer:
         hp = self.hparams
         if hp.loss_balancing == "model":
             return LossBalancer("model")
+        if not type(self).supports_loss_balancing:
+            raise ValueError(
+                f"{type(self).__name__} cannot balance its task losses (see its docstring); "
+                f"loss_balancing must be 'model', not {hp.loss_balancing!r}"
+            )
         if set(self.tasks) != {"answer", "question"}:
             raise ValueError(
                 f"loss_balancing={hp.loss_balancing!r} needs a model that trains both tasks; "
@@ -266,7 +302,7 @@ class QAPModule(L.LightningModule):
 
     # -- training ------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
-        losses = self.compute_losses(batch)
+        losses = self._training_losses(batch)
         size = len(batch["ids"])
         loss, balance_values = self.balancer(losses)
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
@@ -295,7 +331,9 @@ class QAPModule(L.LightningModule):
         size = len(batch["ids"])
         losses = self.compute_losses(batch)
         self.log(f"{stage}/loss", losses["loss"], batch_size=size, sync_dist=True)
-        outputs = self.generate_batch(batch)
+        started = time.perf_counter()
+        outputs = self.generate_batch(batch)  # decoded texts: the device has synchronised
+        self._generation_cost[stage] += (time.perf_counter() - started, size)
         for task in self.tasks:
             gold = batch[f"{task}s"]
             self.metrics[stage][task].update(
@@ -321,6 +359,7 @@ class QAPModule(L.LightningModule):
         return rows
 
     def _log_stage_metrics(self, stage: str) -> None:
+        self._log_generation_cost(stage)
         for task in self.tasks:
             values = self.metrics[stage][task].compute_prefixed(f"{stage}/{task}")
             # Every rank holds the same values (TaskMetrics gathers, de-duplicates and
@@ -341,6 +380,19 @@ class QAPModule(L.LightningModule):
             with path.open("w", encoding="utf-8") as handle:
                 for row in rows:
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def _log_generation_cost(self, stage: str) -> None:
+        """``{stage}/generation_seconds`` (the slowest rank's, which the epoch waits for)
+        and ``{stage}/generation_samples_per_s`` (all ranks' rows over that time)."""
+        cost = self._generation_cost[stage]
+        self._generation_cost[stage] = GenerationCost()
+        local = torch.tensor([cost.seconds, float(cost.samples)], device=self.device)
+        ranks = self.all_gather(local).reshape(-1, 2).cpu()  # (world, 2)
+        seconds, samples = ranks[:, 0].max().item(), ranks[:, 1].sum().item()
+        if samples == 0:
+            return
+        self.log(f"{stage}/generation_seconds", seconds, sync_dist=False)
+        self.log(f"{stage}/generation_samples_per_s", samples / max(seconds, 1e-9), sync_dist=False)
 
     # -- helpers for subclasses ----------------------------------------------------------
     def decode(self, token_ids: torch.Tensor) -> list[str]:
@@ -364,8 +416,16 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
 
 
 def run_directory(trainer: L.Trainer) -> str:
-    """Where a run's files go: the first logger's version folder, else default_root_dir."""
-    return trainer.log_dir or trainer.default_root_dir
+    """Where a run's files go: the first logger's version folder, else default_root_dir.
+
+    Safe to call on rank 0 alone (as every writer of run files does): ``trainer.log_dir``
+    would broadcast the path from rank 0, a collective that crashes or hangs under DDP
+    when the other ranks do not call it too.
+    """
+    logger = trainer.loggers[0] if trainer.loggers else None
+    if logger is None:
+        return trainer.default_root_dir
+    return getattr(logger, "log_dir", None) or logger.save_dir or trainer.default_root_dir
 
 
 def _gather_unique(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 import torch
 
-from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.generate.igja_candidates import generate_candidates
+from qapgen.models.base import GenerationOptions, PairCandidate, QAPModule, Vocabulary
 from qapgen.models.igja_qap import IGJAQAP
 
 
@@ -81,3 +82,38 @@ class IGJAQAPModule(QAPModule):
             "answer": self.decode(pairs.answer_ids),
             "question": self.decode(pairs.question_ids),
         }
+
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None
+    ) -> list[list[PairCandidate]]:
+        """K scored pairs per input: K answers (beam n-best or nucleus samples, optionally
+        constrained to the context), then a gated question for each answer."""
+        options = options or GenerationOptions()
+        vocab = self.vocab
+        special = (
+            self.tokenizer.all_special_ids
+            if self.tokenizer is not None
+            else [vocab.pad_token_id, vocab.eos_token_id]
+        )
+        out = generate_candidates(
+            self.core,
+            batch["input_ids"],
+            batch["input_attention_mask"],
+            options,
+            num_beams=self.hparams.num_beams,
+            special_token_ids=special,
+        )
+        answers = self.decode(out.answer_ids)
+        questions = self.decode(out.question_ids)
+        k = options.num_return_sequences
+        candidates = [
+            PairCandidate(answer, question, float(answer_lp), float(question_lp))
+            for answer, question, answer_lp, question_lp in zip(
+                answers,
+                questions,
+                out.answer_log_probs.tolist(),
+                out.question_log_probs.tolist(),
+                strict=True,
+            )
+        ]
+        return [candidates[row * k : (row + 1) * k] for row in range(len(batch["input_ids"]))]

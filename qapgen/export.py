@@ -1,0 +1,287 @@
+"""Trained models outside Lightning: export a checkpoint to a plain folder, load either.
+
+An exported folder holds everything generation needs and nothing Lightning-specific::
+
+    OUT_DIR/
+      model.safetensors   the weights (tied T5 embeddings stored once)
+      config.json         class path, hyperparameters (with ``vocab``), data limits, provenance
+      tokenizer/          the tokenizer the model was trained with (save_pretrained)
+      README.md           a model card: data, steps, metrics
+
+``load_model`` takes such a folder or a Lightning ``.ckpt`` and returns the model (eval
+mode) with its tokenizer. Rebuilding uses the model's own ``build(vocab)``: a model on a
+pretrained backbone loads that backbone's architecture by name first (random-init sizes,
+such as ``tiny``, need nothing).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_model as load_safetensors_model
+from safetensors.torch import save_model as save_safetensors_model
+
+from qapgen.data.tokenizer import load_tokenizer
+from qapgen.models.base import QAPModule
+
+EXPORT_FORMAT = "qapgen-export"
+EXPORT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+TOKENIZER_FOLDER = "tokenizer"
+MODEL_CARD_FILE = "README.md"
+# The DataModule's source limit is the only data setting inference needs; without it,
+# 128 tokens (the DataModule's default).
+DEFAULT_MAX_SOURCE_LENGTH = 128
+
+
+class ModelLoadError(ValueError):
+    """A path is neither a Lightning checkpoint nor an exported folder, or is broken."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference and what came with it."""
+
+    model: QAPModule
+    tokenizer: Any
+    class_path: str
+    max_source_length: int
+    data: dict[str, Any] = field(default_factory=dict)  # the DataModule's hyperparameters
+    provenance: dict[str, Any] = field(default_factory=dict)  # steps, epoch, metrics
+
+
+def load_model(path: str | Path, *, class_path: str | None = None) -> LoadedModel:
+    """A model from an exported folder or a Lightning checkpoint, in eval mode on the CPU.
+
+    ``class_path`` names the model class for a checkpoint saved without the Lightning CLI
+    (the CLI records it as ``_class_path``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _load_exported(path)
+    if path.is_file():
+        return _load_checkpoint(path, class_path)
+    raise ModelLoadError(f"{path}: no such model (an exported folder or a .ckpt file)")
+
+
+def export_model(
+    checkpoint: str | Path, out_dir: str | Path, *, class_path: str | None = None
+) -> Path:
+    """Write the exported folder for a Lightning checkpoint; returns ``out_dir``."""
+    loaded = _load_checkpoint(Path(checkpoint), class_path)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_safetensors_model(loaded.model, str(out_dir / WEIGHTS_FILE))
+    loaded.tokenizer.save_pretrained(str(out_dir / TOKENIZER_FOLDER))
+    hparams = _plain_hparams(loaded.model)
+    # the folder's own copy, found relative to the folder when it is loaded
+    hparams["vocab"] = {**hparams["vocab"], "tokenizer": TOKENIZER_FOLDER}
+    config = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "class_path": loaded.class_path,
+        "hparams": hparams,
+        "max_source_length": loaded.max_source_length,
+        "data": loaded.data,
+        "provenance": loaded.provenance,
+    }
+    (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    (out_dir / MODEL_CARD_FILE).write_text(model_card(config))
+    return out_dir
+
+
+def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = True) -> str:
+    """Upload an exported folder to the Hugging Face hub; returns the repository URL.
+
+    Needs credentials (``HF_TOKEN`` or ``huggingface-cli login``); without them this fails
+    at once, before any network access.
+    """
+    from huggingface_hub import HfApi, get_token
+
+    token = get_token()
+    if not token:
+        raise ModelLoadError(
+            "no Hugging Face credentials: set HF_TOKEN or run `huggingface-cli login`"
+        )
+    api = HfApi(token=token)
+    url = api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="qapgen export")
+    return str(url)
+
+
+def model_card(config: dict[str, Any]) -> str:
+    """A short Markdown model card from an export's config."""
+    hp = config["hparams"]
+    data = config.get("data") or {}
+    provenance = config.get("provenance") or {}
+    metrics = provenance.get("metrics") or {}
+    lines = [
+        f"# {config['class_path'].rsplit('.', 1)[-1]} (qapgen)",
+        "",
+        "Question-answer pair generation model exported by `qapgen export`. Generate with",
+        "`qapgen generate --model <this folder> --input article.txt`, or in Python:",
+        "`QAPGenerator.from_pretrained(path).generate(texts)`.",
+        "",
+        "## Model",
+        f"- class: `{config['class_path']}`",
+        f"- backbone: `{hp.get('backbone_size') or hp.get('backbone')}`",
+        f"- vocabulary: {hp['vocab']['size']} tokens",
+        f"- limits: source {config['max_source_length']}, answer "
+        f"{hp.get('max_answer_length')}, question {hp.get('max_question_length')} tokens",
+        "",
+        "## Data",
+    ]
+    lines += [f"- {key}: `{data[key]}`" for key in sorted(data)] or ["- unknown"]
+    lines += [
+        "",
+        "## Training",
+        f"- steps: {provenance.get('global_step', 'unknown')}",
+        f"- epochs: {provenance.get('epochs', 'unknown')}",
+        f"- optimiser: {hp.get('optimizer')}, lr {hp.get('lr')}",
+        "",
+        "## Metrics",
+    ]
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    lines += [f"- {key}: {numbers[key]}" for key in sorted(numbers)] or [
+        "- none recorded (no metrics.json beside the checkpoint)"
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -- loading -----------------------------------------------------------------------------
+def _load_checkpoint(path: Path, class_path: str | None) -> LoadedModel:
+    try:
+        # A Lightning checkpoint pickles loop and callback state besides tensors, so
+        # weights_only loading refuses it: load only checkpoints you trust.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, ValueError) as error:  # torch's errors for non-checkpoints
+        raise ModelLoadError(f"{path}: not a PyTorch checkpoint ({error})") from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ModelLoadError(f"{path}: not a Lightning checkpoint (no state_dict)")
+    hparams = dict(checkpoint.get("hyper_parameters") or {})
+    class_path = class_path or hparams.get("_class_path")
+    if not class_path:
+        raise ModelLoadError(
+            f"{path}: the checkpoint does not name its model class; pass its class path "
+            "(e.g. qapgen.models.igja_qap_module.IGJAQAPModule)"
+        )
+    if not hparams.get("vocab"):
+        raise ModelLoadError(f"{path}: the checkpoint has no vocabulary (hparams.vocab)")
+    data = {
+        k: v
+        for k, v in (checkpoint.get("datamodule_hyper_parameters") or {}).items()
+        if not k.startswith("_")
+    }
+    tokenizer = _checkpoint_tokenizer(path, hparams["vocab"], data)
+    model = _build(class_path, hparams)
+    model.load_state_dict(checkpoint["state_dict"], strict=True)
+    provenance = {
+        "global_step": checkpoint.get("global_step"),
+        "epochs": None if checkpoint.get("epoch") is None else checkpoint["epoch"] + 1,
+        "checkpoint": path.name,
+        "metrics": _metrics_near(path),
+    }
+    return _ready(
+        model,
+        tokenizer,
+        class_path,
+        data.get("max_source_length", DEFAULT_MAX_SOURCE_LENGTH),
+        data,
+        provenance,
+    )
+
+
+def _checkpoint_tokenizer(path: Path, vocab: dict[str, Any], data: dict[str, Any]):
+    """The tokenizer a checkpoint was trained with: from the location in ``hparams.vocab``,
+    or, where that is empty (a tokenizer trained in the same run has no location), from the
+    checkpoint's DataModule settings, which find or retrain the same tokenizer."""
+    if vocab.get("tokenizer"):
+        return load_tokenizer(vocab["tokenizer"])
+    if not data:
+        raise ModelLoadError(
+            f"{path}: the checkpoint names no tokenizer location and has no DataModule "
+            "settings to rebuild it from"
+        )
+    from qapgen.data.datamodule import QAPDataModule
+
+    datamodule = QAPDataModule(**data)
+    datamodule.prepare_data()
+    tokenizer = datamodule.tokenizer
+    if len(tokenizer) != vocab["size"]:
+        raise ModelLoadError(
+            f"{path}: the DataModule settings give a tokenizer of {len(tokenizer)} tokens, the "
+            f"model has {vocab['size']}"
+        )
+    return tokenizer
+
+
+def _load_exported(folder: Path) -> LoadedModel:
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise ModelLoadError(f"{folder}: not an exported model folder (no {CONFIG_FILE})")
+    config = json.loads(config_path.read_text())
+    if config.get("format") != EXPORT_FORMAT:
+        raise ModelLoadError(f"{config_path}: not a qapgen export (format {config.get('format')})")
+    hparams = dict(config["hparams"])
+    tokenizer_dir = folder / hparams["vocab"]["tokenizer"]
+    hparams["vocab"] = {**hparams["vocab"], "tokenizer": str(tokenizer_dir)}
+    model = _build(config["class_path"], hparams)
+    load_safetensors_model(model, str(folder / WEIGHTS_FILE), strict=True)
+    return _ready(
+        model,
+        load_tokenizer(str(tokenizer_dir)),
+        config["class_path"],
+        config.get("max_source_length", DEFAULT_MAX_SOURCE_LENGTH),
+        config.get("data") or {},
+        config.get("provenance") or {},
+    )
+
+
+def _build(class_path: str, hparams: dict[str, Any]) -> QAPModule:
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ModelLoadError(f"cannot import model class {class_path}: {error}") from error
+    if not (isinstance(cls, type) and issubclass(cls, QAPModule)):
+        raise ModelLoadError(f"{class_path} is not a qapgen model (QAPModule subclass)")
+    # Lightning CLI bookkeeping (_class_path, _instantiator) is not a constructor argument.
+    model = cls(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    model.configure_model()
+    return model
+
+
+def _ready(
+    model: QAPModule,
+    tokenizer: Any,
+    class_path: str,
+    max_source_length: int,
+    data: dict[str, Any],
+    provenance: dict[str, Any],
+) -> LoadedModel:
+    model.tokenizer = tokenizer
+    # Models that tokenise prompts at inference (QA2QG) truncate to the training limit.
+    if hasattr(model, "max_source_length"):
+        model.max_source_length = max_source_length
+    model.eval()
+    return LoadedModel(model, tokenizer, class_path, max_source_length, data, provenance)
+
+
+def _plain_hparams(model: QAPModule) -> dict[str, Any]:
+    return {k: v for k, v in dict(model.hparams).items() if not k.startswith("_")}
+
+
+def _metrics_near(checkpoint: Path) -> dict[str, Any]:
+    """The run's ``metrics.json`` (written after test) if it sits in the checkpoint's run
+    folder (``<run>/checkpoints/x.ckpt``) or beside the checkpoint."""
+    for folder in (checkpoint.parent, checkpoint.parent.parent):
+        candidate = folder / "metrics.json"
+        if candidate.is_file():
+            return json.loads(candidate.read_text())
+    return {}
