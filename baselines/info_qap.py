@@ -1,0 +1,155 @@
+"""Info-QAP (Lee et al., Info-HCVAE without the hierarchical VAE).
+
+One T5 generates the question from the context; span heads over its encoder states extract
+the answer; an InfoMax term maximises the mutual information between the question's and the
+answer's representations, estimated with the Jensen-Shannon lower bound (Deep InfoMax):
+
+    MI_JSD ≥ E_pos[-softplus(-T(q, a))] - E_neg[softplus(T(q, a'))]
+
+T is a bilinear discriminator; positives are the batch's matched (question, answer) pairs,
+negatives pair each question with another example's answer (an in-batch shuffle). The
+question representation is the mean of the decoder states over the gold question, the
+answer's the mean of the encoder states over the gold answer span. Examples whose answer is
+not a span take no part in the span loss or the MI term.
+
+Loss: Φ_q + Φ_a - λ_mi·MI. Inference: answer = best span of the heads, question = beam search.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
+from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.seq2seq import seq2seq_generate
+from qapgen.models.span_extraction import (
+    SpanHeads,
+    best_spans,
+    context_token_mask,
+    span_loss,
+    span_texts,
+    teacher_forced_pass,
+)
+
+
+def jsd_mutual_information(
+    positive_scores: torch.Tensor, negative_scores: torch.Tensor
+) -> torch.Tensor:
+    """Jensen-Shannon MI lower bound from discriminator scores (Deep InfoMax, Hjelm et al.)."""
+    return (-F.softplus(-positive_scores)).mean() - F.softplus(negative_scores).mean()
+
+
+def in_batch_negatives(size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Indices pairing each row with another row: a cyclic shift by a random 1..size-1, so that
+    no row keeps its own partner (a plain random permutation would leave some positives among
+    the negatives). (size,)"""
+    if size < 2:
+        raise ValueError("in-batch negatives need at least two examples")
+    shift = int(torch.randint(1, size, (1,), generator=generator))
+    return (torch.arange(size) + shift) % size
+
+
+def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of states (B, T, d) over the positions where mask (B, T) is true. -> (B, d)"""
+    weights = mask.to(states.dtype).unsqueeze(-1)
+    return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+def span_mask(length: int, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """True at token positions starts..ends (inclusive) of each row. (B, length)"""
+    positions = torch.arange(length, device=starts.device)[None, :]
+    return (positions >= starts[:, None]) & (positions <= ends[:, None])
+
+
+class InfoMaxDiscriminator(nn.Module):
+    """T(q, a) = qᵀ W a + b: scores how likely a question and an answer belong together."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.bilinear = nn.Bilinear(d_model, d_model, 1)
+
+    def forward(self, questions: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+        """(B, d), (B, d) -> (B,) scores."""
+        return self.bilinear(questions, answers).squeeze(-1)
+
+    def mutual_information(self, questions: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+        """JSD MI estimate over matched pairs (positives) and in-batch shuffles (negatives)."""
+        negatives = in_batch_negatives(len(answers)).to(answers.device)
+        return jsd_mutual_information(self(questions, answers), self(questions, answers[negatives]))
+
+
+class InfoQAPModule(QAPModule):
+    """Info-QAP: question generation and answer extraction tied by an InfoMax term.
+
+    Args:
+        mi_weight: λ_mi, the weight of the MI term subtracted from the loss.
+        **kwargs: the shared base's arguments (backbone, optimiser, generation, metrics).
+    """
+
+    tasks = ("answer", "question")
+    data_features = (CONTEXT_INPUT, QUESTION_TARGET, ANSWER_SPAN)
+
+    def __init__(self, mi_weight: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backbone = None
+        self.span_heads: SpanHeads | None = None
+        self.discriminator: InfoMaxDiscriminator | None = None
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.backbone = self.load_backbone(vocab)
+        d_model = self.backbone.config.d_model
+        self.span_heads = SpanHeads(d_model)
+        self.discriminator = InfoMaxDiscriminator(d_model)
+
+    def _span_logits(self, encoder_states, input_ids, attention_mask):
+        valid = context_token_mask(input_ids, attention_mask, [self.vocab.eos_token_id])
+        return self.span_heads(encoder_states, valid)
+
+    def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
+        labels = batch["question_labels"]
+        starts, ends = batch["answer_start_positions"], batch["answer_end_positions"]
+        states = teacher_forced_pass(
+            self.backbone, input_ids, mask, labels, self.vocab.question_start_token_id
+        )
+        encoder_states = states.encoder_states  # (B, N, d)
+        answer = span_loss(*self._span_logits(encoder_states, input_ids, mask), starts, ends)
+
+        is_span = starts != IGNORE_INDEX
+        if is_span.sum() >= 2:
+            questions = masked_mean(states.decoder_states, labels != IGNORE_INDEX)
+            answers = masked_mean(encoder_states, span_mask(input_ids.size(1), starts, ends))
+            mi = self.discriminator.mutual_information(questions[is_span], answers[is_span])
+        else:  # no pair to contrast with
+            mi = encoder_states.new_zeros(())
+        size = len(labels)
+        if self.training:
+            self.log("train/mi", mi, batch_size=size)
+            self.log("train/answer_span_fraction", answer.span_fraction, batch_size=size)
+        loss = states.loss + answer.loss - self.hparams.mi_weight * mi
+        return {"loss": loss, "answer_loss": answer.loss, "question_loss": states.loss}
+
+    @torch.no_grad()
+    def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
+        encoder_states = self.backbone.encoder(
+            input_ids=input_ids, attention_mask=mask
+        ).last_hidden_state
+        start_logits, end_logits = self._span_logits(encoder_states, input_ids, mask)
+        starts, ends = best_spans(start_logits, end_logits, self.hparams.max_answer_length)
+        question_ids = seq2seq_generate(
+            self.backbone,
+            input_ids,
+            mask,
+            start_token_id=self.vocab.question_start_token_id,
+            max_length=self.hparams.max_question_length,
+            num_beams=self.hparams.num_beams,
+        )
+        return {
+            "answer": span_texts(self.tokenizer, batch["contexts"], input_ids, starts, ends),
+            "question": self.decode(question_ids),
+        }

@@ -1,0 +1,196 @@
+"""DeepNQG: beam search through `generate` against explicit decoding, GloVe loading, config,
+and learnability end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+
+import pytest
+import torch
+from torch import nn
+
+from baselines.deepnqg import DeepNQGModule
+from qapgen.cli.main import main
+from qapgen.models.base import Vocabulary
+from qapgen.models.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
+
+VOCAB_SIZE, PAD, EOS, START = 30, 0, 1, 29
+
+
+def source() -> tuple[torch.Tensor, torch.Tensor]:
+    input_ids = torch.tensor([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0], [11, 12, 13, 1, 0]])
+    return input_ids, (input_ids != PAD).long()
+
+
+def partly_trained_network(seed: int) -> AttentionLSTMSeq2Seq:
+    """A small network fitted for a few steps towards random targets, so that its decoding
+    depends on the source and visits many tokens (a random LSTM repeats one token)."""
+    torch.manual_seed(seed)
+    network = AttentionLSTMSeq2Seq(
+        VOCAB_SIZE, PAD, embedding_dim=8, hidden_size=16, num_layers=2, dropout=0.0
+    )
+    input_ids, mask = source()
+    targets = torch.randint(2, START, (3, 6))
+    decoder_inputs = torch.cat([torch.full((3, 1), START), targets[:, :-1]], dim=1)
+    optimizer = torch.optim.Adam(network.parameters(), lr=3e-2)
+    for _ in range(30):
+        logits = network(input_ids, mask, decoder_inputs)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return network.eval()
+
+
+def generate(network, input_ids, mask, num_beams, **kwargs):
+    return lstm_generate(
+        network,
+        input_ids,
+        mask,
+        start_token_id=START,
+        eos_token_id=EOS,
+        pad_token_id=PAD,
+        max_length=7,
+        num_beams=num_beams,
+        **kwargs,
+    )
+
+
+@torch.no_grad()
+def argmax_loop(network, input_ids, mask, steps):
+    """Greedy decoding by re-running the whole prefix each step (no recurrent cache)."""
+    prefix = torch.full((len(input_ids), 1), START)
+    for _ in range(steps):
+        next_token = network(input_ids, mask, prefix)[:, -1].argmax(-1, keepdim=True)
+        prefix = torch.cat([prefix, next_token], dim=1)
+    tokens = prefix[:, 1:]
+    after_eos = (tokens == EOS).long().cumsum(1) - (tokens == EOS).long() > 0
+    return tokens.masked_fill(after_eos, PAD)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_generate_with_one_beam_is_the_argmax_loop(seed):
+    network = partly_trained_network(seed)
+    input_ids, mask = source()
+    generated, _ = generate(network, input_ids, mask, num_beams=1)
+    expected = argmax_loop(network, input_ids, mask, steps=generated.size(1))
+    assert generated.tolist() == expected.tolist()
+    assert len(set(generated.flatten().tolist())) > 3  # not a degenerate repetition
+
+
+@torch.no_grad()
+def sequence_log_probs(network, input_ids, mask, tokens):
+    """Teacher-forced sum of log P over each row's tokens up to and including `</s>`. (B,)"""
+    decoder_inputs = torch.cat([torch.full((len(tokens), 1), START), tokens[:, :-1]], dim=1)
+    log_probs = network(input_ids, mask, decoder_inputs).log_softmax(-1)
+    token_log_probs = log_probs.gather(-1, tokens[:, :, None]).squeeze(-1)
+    is_eos = tokens == EOS
+    through_eos = (is_eos.long().cumsum(1) - is_eos.long()) == 0
+    return (token_log_probs * through_eos).sum(1)
+
+
+def test_beam_scores_are_the_log_probabilities_of_the_returned_sequences():
+    # With the recurrent state wrongly reordered between beams, the returned tokens would not
+    # be the ones the scores were accumulated for.
+    network = partly_trained_network(3)
+    input_ids, mask = source()
+    generated, scores = generate(network, input_ids, mask, num_beams=3, length_penalty=0.0)
+    expected = sequence_log_probs(network, input_ids, mask, generated)
+    torch.testing.assert_close(scores, expected, atol=1e-4, rtol=1e-4)
+    greedy, _ = generate(network, input_ids, mask, num_beams=1)
+    assert generated.tolist() != greedy.tolist()  # the beams changed at least one choice
+    # and never for a less likely sequence than the greedy one
+    assert (expected >= sequence_log_probs(network, input_ids, mask, greedy) - 1e-5).all()
+
+
+def test_glove_vectors_land_on_the_ids_of_their_words(tmp_path, fixture_tokenizer):
+    glove = tmp_path / "glove.txt"
+    glove.write_text("the 0.5 -1 2 0.25\nzzzunseen 9 9 9 9\nloom 1 1 1 1\n", encoding="utf-8")
+    vocab = Vocabulary(
+        len(fixture_tokenizer), fixture_tokenizer.pad_token_id, fixture_tokenizer.eos_token_id, 3, 4
+    )
+    torch.manual_seed(0)
+    module = DeepNQGModule(
+        embedding_dim=4,
+        hidden_size=8,
+        num_layers=1,
+        glove_path=str(glove),
+        meteor="none",
+        vocab=asdict(vocab),
+    )
+    module.tokenizer = fixture_tokenizer
+    module.configure_model()
+    weights = module.network.embedding.weight
+    tokens = fixture_tokenizer.convert_ids_to_tokens(list(range(vocab.size)))
+    the_ids = [i for i, t in enumerate(tokens) if t in ("▁the", "the", "▁The", "The")]
+    loom_ids = [i for i, t in enumerate(tokens) if t in ("▁loom", "loom", "▁Loom")]
+    assert fixture_tokenizer.convert_tokens_to_ids("▁the") in the_ids and loom_ids
+    for token_id in the_ids:
+        assert weights[token_id].tolist() == [0.5, -1.0, 2.0, 0.25]
+    for token_id in loom_ids:
+        assert weights[token_id].tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert module.glove_covered == len(the_ids) + len(loom_ids)
+    assert not weights.requires_grad  # frozen as in the paper
+    untouched = fixture_tokenizer.convert_tokens_to_ids("▁of")
+    assert weights[untouched].tolist() != [0.5, -1.0, 2.0, 0.25]
+
+
+def test_glove_with_the_wrong_dimension_is_rejected(tmp_path):
+    glove = tmp_path / "glove.txt"
+    glove.write_text("the 1 2 3\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="3 values for 'the', the embedding has 4"):
+        load_glove(glove, {"the": [2]}, nn.Embedding(5, 4))
+
+
+def test_config_parses_with_the_overfit_profile_and_size_overrides(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "fit",
+                "-c",
+                "conf/profile/overfit.yaml",
+                "-c",
+                "conf/model/deepnqg.yaml",
+                "--model.init_args.hidden_size",
+                "64",
+                "--print_config",
+            ]
+        )
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "baselines.deepnqg.DeepNQGModule" in printed
+    assert "hidden_size: 64" in printed and "embedding_dim: 300" in printed
+
+
+@pytest.mark.learnability
+def test_memorises_the_fixtures_through_generation(tmp_path):
+    began = time.monotonic()
+    main(
+        [
+            "fit",
+            "-c",
+            "conf/profile/overfit.yaml",
+            "-c",
+            "conf/model/deepnqg.yaml",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            # no intermediate validation: only the final test through generation counts
+            "--trainer.limit_val_batches",
+            "0",
+            # a tiny LSTM for 16 examples, as the profile's tiny T5
+            "--model.init_args.embedding_dim",
+            "32",
+            "--model.init_args.hidden_size",
+            "128",
+            "--model.init_args.num_layers",
+            "1",
+        ]
+    )
+    elapsed = time.monotonic() - began
+    (path,) = tmp_path.rglob("metrics.json")
+    metrics = json.loads(path.read_text())
+    assert metrics["test/question/meteor"] >= 90, metrics
+    assert "test/answer/meteor" not in metrics  # a question-only model
+    print(f"deepnqg learnability: {elapsed:.0f} s")
