@@ -33,6 +33,8 @@ class T5A2QG(QAPModule):
 
     tasks = ("answer", "question")
     data_features = (CONTEXT_INPUT, GOLD_ANSWER_INPUT, ANSWER_TARGET, QUESTION_TARGET)
+    # The stages share no parameters, so weighing one loss against the other changes nothing.
+    supports_loss_balancing = False
 
     def build(self, vocab: Vocabulary) -> None:
         self.answer_model = self.load_backbone(vocab)

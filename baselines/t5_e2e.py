@@ -44,6 +44,8 @@ class T5E2E(QAPModule):
 
     tasks = ("answer", "question")
     data_features = (CONTEXT_INPUT, PAIR_TARGET)
+    # One sequence has one loss: there are no answer and question losses to weigh.
+    supports_loss_balancing = False
 
     def build(self, vocab: Vocabulary) -> None:
         self.backbone = self.load_backbone(vocab)
