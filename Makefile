@@ -70,6 +70,12 @@ table1: install ## Table 1: prepared data statistics beside the paper's
 figure5: install ## Figure 5: per-task METEOR curves of IGJA-QAP and OneStop (PNG, PDF)
 	$(BIN)/python -m experiments.figure5 --profile $(PROFILE) --results-dir $(RESULTS)
 
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: install ## Training/generation throughput vs plain HF T5 (CPU tiny; GPU: BENCH_ARGS="--size t5-base-shape --device cuda --compile")
+	$(BIN)/python bench/bench_train.py $(BENCH_ARGS)
+
 .PHONY: lint
 lint: install ## Ruff lint and format check
 	$(BIN)/ruff check qapgen baselines experiments tests bench

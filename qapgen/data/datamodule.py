@@ -24,6 +24,7 @@ from qapgen.data.prepare import PreparedData, PrepareOptions, default_cache_dir,
 from qapgen.data.records import QARecord
 from qapgen.data.sampler import LengthGroupedSampler
 from qapgen.data.tokenizer import load_tokenizer, start_token_ids, train_tokenizer
+from qapgen.performance import bucket_width
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ class QAPDataModule(L.LightningDataModule):
         cache_dir: prepared data and trained tokenizers (default ``$QAPGEN_CACHE_DIR``
             or ``~/.cache/qapgen``).
         features: override the features the model declares (rarely needed).
+        pad_to_buckets: pad each text feature's width (input, answer and question
+            separately) up to the smallest of these sizes that holds the batch's longest
+            row, capped at the feature's max length, instead of to that row's length. A
+            compiled training step then sees a few shapes (one compile each) instead of
+            one per batch; padding is masked, so losses do not change. None: dynamic
+            padding (fastest in eager mode).
     """
 
     def __init__(
@@ -99,9 +106,11 @@ class QAPDataModule(L.LightningDataModule):
         num_workers: int = 0,
         cache_dir: str | None = None,
         features: tuple[Feature, ...] | None = None,
+        pad_to_buckets: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["features"])
+        self.pad_to_buckets = sorted(pad_to_buckets) if pad_to_buckets else None
         self.dataset_name = dataset
         self.path = path
         self.tokenizer_name = tokenizer
@@ -213,7 +222,12 @@ class QAPDataModule(L.LightningDataModule):
             dataset,
             batch_size=batch_size,
             sampler=sampler,
-            collate_fn=Collator(self._features, self.tokenizer.pad_token_id),
+            collate_fn=Collator(
+                self._features,
+                self.tokenizer.pad_token_id,
+                buckets=self.pad_to_buckets,
+                max_lengths=self.max_lengths,
+            ),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             generator=generator,
@@ -233,11 +247,22 @@ class QAPDataModule(L.LightningDataModule):
 
 
 class Collator:
-    """Pads each feature of a list of examples into one batch (dynamic padding)."""
+    """Pads each feature of a list of examples into one batch: to the longest row (dynamic
+    padding), or with ``buckets`` to the bucket that holds it, capped at the feature's
+    entry in ``max_lengths`` (see ``QAPDataModule``'s ``pad_to_buckets``)."""
 
-    def __init__(self, features: tuple[Feature, ...], pad_token_id: int) -> None:
+    def __init__(
+        self,
+        features: tuple[Feature, ...],
+        pad_token_id: int,
+        *,
+        buckets: list[int] | None = None,
+        max_lengths: dict[str, int] | None = None,
+    ) -> None:
         self.features = features
         self.pad_token_id = pad_token_id
+        self.buckets = buckets
+        self.max_lengths = max_lengths or {}
 
     def __call__(self, examples: list[EncodedExample]) -> dict[str, Any]:
         batch: dict[str, Any] = {
@@ -258,7 +283,11 @@ class Collator:
                 batch["answer_is_span"] = torch.tensor([s is not None for s in spans])
                 continue
             sequences = [e.features[feature.name] for e in examples]
-            width = max(len(s) for s in sequences)
+            width = bucket_width(
+                max(len(s) for s in sequences),
+                self.buckets,
+                self.max_lengths.get(feature.max_length_key),
+            )
             pad = self.pad_token_id if feature.role == "input" else IGNORE_INDEX
             ids = torch.full((len(sequences), width), pad, dtype=torch.long)
             for row, sequence in enumerate(sequences):
