@@ -22,6 +22,41 @@ from qapgen.models.seq2seq import shift_right
 # The paper's dropout between LSTM layers; the base's ``dropout_rate`` overrides it.
 PAPER_DROPOUT = 0.3
 
+# The paper's network: 300-d (GloVe) word vectors, 2 LSTM layers of 600.
+PAPER_SIZE = {"embedding_dim": 300, "hidden_size": 600, "num_layers": 2}
+
+# LSTM dimensions per named ``backbone_size``, the zoo's one size knob (DeepNQG has no T5
+# backbone). ``tiny`` is the CPU size that memorises the 16 overfit fixtures at the profile's
+# lr 1e-2 (the paper's 300/600/2 learns nothing there); the GPU shapes run the paper's network.
+SIZES: dict[str, dict[str, int]] = {
+    "tiny": {"embedding_dim": 32, "hidden_size": 128, "num_layers": 1},
+    "t5-small-shape": PAPER_SIZE,
+    "t5-base-shape": PAPER_SIZE,
+}
+
+
+def network_dimensions(
+    backbone_size: str | None,
+    embedding_dim: int | None = None,
+    hidden_size: int | None = None,
+    num_layers: int | None = None,
+) -> dict[str, int]:
+    """The LSTM's dimensions: each explicit value, else the named size's, else the paper's."""
+    if backbone_size is None:
+        defaults = PAPER_SIZE
+    elif backbone_size in SIZES:
+        defaults = SIZES[backbone_size]
+    else:
+        raise ValueError(
+            f"unknown backbone_size {backbone_size!r} for DeepNQG; choose one of {sorted(SIZES)}"
+        )
+    explicit = {
+        "embedding_dim": embedding_dim,
+        "hidden_size": hidden_size,
+        "num_layers": num_layers,
+    }
+    return {name: defaults[name] if value is None else value for name, value in explicit.items()}
+
 
 def token_words(tokenizer, size: int) -> dict[str, list[int]]:
     """Word -> token ids whose text it is: SentencePiece's "▁" word-start marker removed,
@@ -38,15 +73,23 @@ def token_words(tokenizer, size: int) -> dict[str, list[int]]:
 class DeepNQGModule(QAPModule):
     """DeepNQG: context -> question with a bi-LSTM encoder and a global-attention LSTM decoder.
 
+    The network's size follows the base's ``backbone_size`` (the zoo's size knob; no T5 is
+    loaded): ``tiny`` -> 32-d embeddings, one LSTM layer of 128 (memorises the overfit
+    fixtures on CPU); ``t5-small-shape`` / ``t5-base-shape`` -> the paper's 300 / 600 / 2;
+    unset -> the paper's. An explicit ``embedding_dim``, ``hidden_size`` or ``num_layers``
+    overrides the size's value.
+
     Args:
-        embedding_dim: word vector size (paper: 300, GloVe).
-        hidden_size: LSTM size (paper: 600; the encoder's two directions share it).
-        num_layers: LSTM layers (paper: 2).
+        embedding_dim: word vector size (None: from ``backbone_size``, else the paper's 300).
+        hidden_size: LSTM size, the encoder's two directions sharing it (None: from
+            ``backbone_size``, else the paper's 600).
+        num_layers: LSTM layers (None: from ``backbone_size``, else the paper's 2).
         glove_path: a local GloVe-format text file ("word v1 v2 ...") of ``embedding_dim``
             values a line; None keeps random vectors.
         freeze_embeddings: keep loaded GloVe vectors fixed, as the paper does.
         **kwargs: the shared base's arguments; ``dropout_rate`` sets the LSTM dropout (paper
-            0.3 when None); the backbone arguments are unused.
+            0.3 when None); ``backbone_size`` sets the network's size as above; the other
+            backbone arguments are unused.
     """
 
     tasks = ("question",)
@@ -54,14 +97,18 @@ class DeepNQGModule(QAPModule):
 
     def __init__(
         self,
-        embedding_dim: int = 300,
-        hidden_size: int = 600,
-        num_layers: int = 2,
+        embedding_dim: int | None = None,
+        hidden_size: int | None = None,
+        num_layers: int | None = None,
         glove_path: str | None = None,
         freeze_embeddings: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Resolved now, so that a bad size fails at configuration rather than at fit.
+        self.dimensions = network_dimensions(
+            self.hparams.backbone_size, embedding_dim, hidden_size, num_layers
+        )
         self.network: AttentionLSTMSeq2Seq | None = None
         self.glove_covered: int | None = None
 
@@ -70,11 +117,11 @@ class DeepNQGModule(QAPModule):
         self.network = AttentionLSTMSeq2Seq(
             vocab.size,
             vocab.pad_token_id,
-            embedding_dim=hp.embedding_dim,
-            hidden_size=hp.hidden_size,
-            num_layers=hp.num_layers,
+            **self.dimensions,
             dropout=PAPER_DROPOUT if hp.dropout_rate is None else hp.dropout_rate,
         )
+        # The hyperparameters may hold None for a dimension; say what was built.
+        rank_zero_info(f"DeepNQG: {self.dimensions} (backbone_size {hp.backbone_size})")
         if hp.glove_path:
             self._load_word_vectors(hp.glove_path, vocab.size)
 

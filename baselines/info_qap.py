@@ -6,7 +6,8 @@ answer's representations, estimated with the Jensen-Shannon lower bound (Deep In
 
     MI_JSD ≥ E_pos[-softplus(-T(q, a))] - E_neg[softplus(T(q, a'))]
 
-T is a bilinear discriminator; positives are the batch's matched (question, answer) pairs,
+T is a bilinear discriminator over the L2-normalised representations (see
+`InfoMaxDiscriminator` for why); positives are the batch's matched (question, answer) pairs,
 negatives pair each question with another example's answer (an in-batch shuffle). The
 question representation is the mean of the decoder states over the gold question, the
 answer's the mean of the encoder states over the gold answer span. Examples whose answer is
@@ -66,7 +67,18 @@ def span_mask(length: int, starts: torch.Tensor, ends: torch.Tensor) -> torch.Te
 
 
 class InfoMaxDiscriminator(nn.Module):
-    """T(q, a) = qᵀ W a + b: scores how likely a question and an answer belong together."""
+    """T(q, a) = q̂ᵀ W â + b, with q̂ = q/‖q‖ and â = a/‖a‖: scores how likely a question and an
+    answer belong together.
+
+    The representations are L2-normalised first. On raw states (norm ~4-5 in the tiny T5) the
+    bilinear form's gradient grows with ‖q‖·‖a‖: in the overfit run (lr 1e-2, clipping at norm
+    1) the MI term's gradient norm was 6.5 at the first step against 1.3 and 1.5 for the
+    question and answer losses, and 2-5 times theirs for the first 100 steps, so clipping
+    shrank the task losses' steps by as much and the noise of resampled negatives steered the
+    shared backbone. Normalised, it is 0.2 at the first step; the critic separates pairs by
+    their direction only and its scores are bounded by W's norm, so the MI term cannot be
+    raised by inflating the states.
+    """
 
     def __init__(self, d_model: int) -> None:
         super().__init__()
@@ -74,7 +86,9 @@ class InfoMaxDiscriminator(nn.Module):
 
     def forward(self, questions: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
         """(B, d), (B, d) -> (B,) scores."""
-        return self.bilinear(questions, answers).squeeze(-1)
+        unit_questions = F.normalize(questions, dim=-1)
+        unit_answers = F.normalize(answers, dim=-1)
+        return self.bilinear(unit_questions, unit_answers).squeeze(-1)
 
     def mutual_information(self, questions: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
         """JSD MI estimate over matched pairs (positives) and in-batch shuffles (negatives)."""

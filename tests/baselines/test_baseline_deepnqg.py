@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.deepnqg import DeepNQGModule
+from baselines.deepnqg import PAPER_SIZE, DeepNQGModule, network_dimensions
 from qapgen.cli.main import main
 from qapgen.models.base import Vocabulary
 from qapgen.models.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
@@ -144,6 +144,51 @@ def test_glove_with_the_wrong_dimension_is_rejected(tmp_path):
         load_glove(glove, {"the": [2]}, nn.Embedding(5, 4))
 
 
+@pytest.mark.parametrize(
+    ("size", "explicit", "expected"),
+    [
+        (None, {}, (300, 600, 2)),  # no size: the paper's network
+        ("tiny", {}, (32, 128, 1)),
+        ("t5-small-shape", {}, (300, 600, 2)),
+        ("t5-base-shape", {}, (300, 600, 2)),
+        ("tiny", {"hidden_size": 64}, (32, 64, 1)),  # an explicit value wins over the size's
+        (None, {"embedding_dim": 50, "num_layers": 3}, (50, 600, 3)),
+    ],
+)
+def test_network_dimensions_follow_the_size_and_explicit_values_override(size, explicit, expected):
+    dimensions = network_dimensions(size, **explicit)
+    assert (
+        dimensions["embedding_dim"],
+        dimensions["hidden_size"],
+        dimensions["num_layers"],
+    ) == expected
+
+
+def test_an_unknown_size_is_rejected_when_configured():
+    with pytest.raises(ValueError, match="unknown backbone_size 'huge'"):
+        DeepNQGModule(backbone_size="huge", meteor="none")
+
+
+def test_the_built_network_has_the_sizes_dimensions():
+    vocab = Vocabulary(40, 0, 1, 39, 38)
+    module = DeepNQGModule(
+        backbone_size="tiny",
+        num_layers=2,
+        meteor="none",
+        vocab=asdict(vocab),
+    )
+    module.configure_model()
+    network = module.network
+    assert network.embedding.weight.shape == (vocab.size, 32)
+    assert network.decoder.hidden_size == 128 and network.decoder.num_layers == 2
+    assert network.encoder.hidden_size == 64  # each direction holds half
+    paper = DeepNQGModule(meteor="none", vocab=asdict(vocab))
+    paper.configure_model()
+    assert paper.network.embedding.embedding_dim == PAPER_SIZE["embedding_dim"]
+    assert paper.network.decoder.hidden_size == PAPER_SIZE["hidden_size"]
+    assert paper.network.decoder.num_layers == PAPER_SIZE["num_layers"]
+
+
 def test_config_parses_with_the_overfit_profile_and_size_overrides(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(
@@ -161,7 +206,9 @@ def test_config_parses_with_the_overfit_profile_and_size_overrides(capsys):
     assert exit_info.value.code in (0, None)
     printed = capsys.readouterr().out
     assert "baselines.deepnqg.DeepNQGModule" in printed
-    assert "hidden_size: 64" in printed and "embedding_dim: 300" in printed
+    # the override is kept; the unset dimensions are left to backbone_size (tiny here)
+    assert "hidden_size: 64" in printed and "embedding_dim: null" in printed
+    assert "backbone_size: tiny" in printed
 
 
 @pytest.mark.learnability
@@ -176,16 +223,10 @@ def test_memorises_the_fixtures_through_generation(tmp_path):
             "conf/model/deepnqg.yaml",
             "--trainer.default_root_dir",
             str(tmp_path),
-            # no intermediate validation: only the final test through generation counts
+            # Speed only: the profile validates once, at the end, and only the test counts.
+            # No model override: the profile's backbone_size (tiny) sizes the LSTM.
             "--trainer.limit_val_batches",
             "0",
-            # a tiny LSTM for 16 examples, as the profile's tiny T5
-            "--model.init_args.embedding_dim",
-            "32",
-            "--model.init_args.hidden_size",
-            "128",
-            "--model.init_args.num_layers",
-            "1",
         ]
     )
     elapsed = time.monotonic() - began

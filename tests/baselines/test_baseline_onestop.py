@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 
@@ -14,11 +13,12 @@ from baselines.onestop import OneStopModule
 from qapgen.cli.main import main
 from qapgen.data.features import CONTEXT_INPUT, IGNORE_INDEX, answer_token_span
 from qapgen.data.records import QARecord
-from qapgen.data.tokenizer import start_token_ids
 from qapgen.models.base import Vocabulary
 from qapgen.models.seq2seq import seq2seq_loss
 from qapgen.models.span_extraction import best_spans, span_loss, span_texts
+from zoo_testing import CONF, OVERFIT_PROFILE, fit_overfit, tiny_model
 
+MODEL_YAML = CONF / "model" / "onestop.yaml"
 VOCAB = Vocabulary(
     size=40, pad_token_id=0, eos_token_id=1, answer_start_token_id=39, question_start_token_id=38
 )
@@ -164,16 +164,7 @@ def test_span_texts_map_token_spans_to_context_characters(fixture_tokenizer):
 
 def test_config_parses_with_the_overfit_profile(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(
-            [
-                "fit",
-                "-c",
-                "conf/profile/overfit.yaml",
-                "-c",
-                "conf/model/onestop.yaml",
-                "--print_config",
-            ]
-        )
+        main(["fit", "-c", str(OVERFIT_PROFILE), "-c", str(MODEL_YAML), "--print_config"])
     assert exit_info.value.code in (0, None)
     printed = capsys.readouterr().out
     assert "baselines.onestop.OneStopModule" in printed
@@ -183,41 +174,17 @@ def test_config_parses_with_the_overfit_profile(capsys):
 @pytest.mark.learnability
 def test_memorises_the_fixtures_through_generation(tmp_path):
     began = time.monotonic()
-    main(
-        [
-            "fit",
-            "-c",
-            "conf/profile/overfit.yaml",
-            "-c",
-            "conf/model/onestop.yaml",
-            "--trainer.default_root_dir",
-            str(tmp_path),
-            # no intermediate validation: only the final test through generation counts
-            "--trainer.limit_val_batches",
-            "0",
-        ]
-    )
+    # no intermediate validation: only the final test through generation counts
+    metrics = fit_overfit(MODEL_YAML, tmp_path, "--trainer.limit_val_batches", "0")
     elapsed = time.monotonic() - began
-    (path,) = tmp_path.rglob("metrics.json")
-    metrics = json.loads(path.read_text())
+    (_,) = tmp_path.rglob("metrics.json")  # the one run wrote one metrics.json
     assert metrics["test/question/meteor"] >= 90, metrics
     assert metrics["test/answer/meteor"] >= 90, metrics
     print(f"onestop learnability: {elapsed:.0f} s")
 
 
 def test_generation_needs_no_gold_question_and_answers_are_context_text(fixture_tokenizer):
-    answer_start, question_start = start_token_ids(fixture_tokenizer)
-    vocab = Vocabulary(
-        len(fixture_tokenizer),
-        fixture_tokenizer.pad_token_id,
-        fixture_tokenizer.eos_token_id,
-        answer_start,
-        question_start,
-    )
-    torch.manual_seed(0)
-    module = OneStopModule(backbone_size="tiny", num_beams=2, meteor="none", vocab=asdict(vocab))
-    module.configure_model()
-    module.tokenizer = fixture_tokenizer
+    module = tiny_model(OneStopModule, fixture_tokenizer)
     contexts = ["The mill stood by the river.", "Tobias Orrin built the first loom in 1811."]
     encoded = fixture_tokenizer(contexts, padding=True, return_tensors="pt")
     # only what exists at inference: no question labels, no answer positions

@@ -3,59 +3,29 @@ the question from the context and that generated answer; a QA method for filteri
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 
 from baselines.qa2qg import QA2QG
-from qapgen.cli.lightning import QAPLightningCLI
-from qapgen.cli.main import main
-from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
-from qapgen.data.features import encode_features
-from qapgen.data.prepare import prepare
-from qapgen.data.tokenizer import start_token_ids
-from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_loss
+from zoo_testing import (
+    CONF,
+    fit_overfit,
+    fixture_batch,
+    fixture_records,
+    instantiate_with_overfit_profile,
+    overfit_profile,
+    tiny_model,
+)
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 MODEL_YAML = CONF / "model" / "qa2qg.yaml"
 # 120 steps memorise the 16 overfit examples; validation is skipped because test scores
 # the same 16 examples right after fit.
 OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
 
 
-def fixture_records(count=4):
-    return prepare("squad", fixture_path("squad")).splits["train"][:count]
-
-
-def fixture_batch(tokenizer, features, records):
-    limits = {"source": 128, "answer": 16, "question": 32}
-    rows, _ = encode_features(records, features, tokenizer, limits)
-    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
-    return Collator(features, tokenizer.pad_token_id)(examples)
-
-
-def tiny_model(tokenizer):
-    answer_start, question_start = start_token_ids(tokenizer)
-    vocab = Vocabulary(
-        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
-    )
-    torch.manual_seed(0)
-    model = QA2QG(
-        backbone_size="tiny",
-        meteor="none",
-        num_beams=2,
-        max_answer_length=6,
-        max_question_length=6,
-        vocab=asdict(vocab),
-    )
-    model.configure_model()
-    model.tokenizer = tokenizer
-    return model.eval()
+def tiny_qa2qg(tokenizer):
+    return tiny_model(QA2QG, tokenizer, max_answer_length=6, max_question_length=6)
 
 
 def spy_on_generate(model, monkeypatch):
@@ -95,8 +65,8 @@ def test_the_three_prompts_are_built_from_each_record(fixture_tokenizer):
 
 
 def test_loss_sums_the_three_tasks_every_step(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
-    batch = fixture_batch(fixture_tokenizer, model.data_features, fixture_records())
+    model = tiny_qa2qg(fixture_tokenizer)
+    batch = fixture_batch(fixture_tokenizer, model.data_features)
     vocab = model.vocab
 
     def loss(prompt, labels, start):
@@ -117,7 +87,7 @@ def test_loss_sums_the_three_tasks_every_step(fixture_tokenizer):
 def test_inference_extracts_an_answer_then_asks_about_that_generated_answer(
     fixture_tokenizer, monkeypatch
 ):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_qa2qg(fixture_tokenizer)
     records = fixture_records()
     batch = fixture_batch(fixture_tokenizer, model.data_features, records)
     calls = spy_on_generate(model, monkeypatch)
@@ -146,7 +116,7 @@ def test_inference_extracts_an_answer_then_asks_about_that_generated_answer(
 
 
 def test_answer_questions_uses_the_qa_prompt(fixture_tokenizer, monkeypatch):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_qa2qg(fixture_tokenizer)
     calls = spy_on_generate(model, monkeypatch)
     answers = model.answer_questions(["The cat sat on the mat."], ["Where did the cat sit?"])
     assert len(answers) == 1 and isinstance(answers[0], str)
@@ -162,34 +132,21 @@ def test_refuses_a_loss_balancer_that_would_drop_the_qa_task():
 
 
 def test_inference_prompts_need_a_tokenizer(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_qa2qg(fixture_tokenizer)
     model.tokenizer = None
     with pytest.raises(RuntimeError, match="no tokenizer"):
         model.answer_questions(["context"], ["question?"])
 
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
-    cli = QAPLightningCLI(
-        model_class=QAPModule,
-        subclass_mode_model=True,
-        datamodule_class=QAPDataModule,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        run=False,
-        args=[
-            "-c", str(CONF / "profile" / "overfit.yaml"),
-            "-c", str(MODEL_YAML),
-            "--trainer.default_root_dir", str(tmp_path),
-        ],
-    )  # fmt: skip
+    cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
     assert type(cli.model) is QA2QG
-    profile = yaml.safe_load((CONF / "profile" / "overfit.yaml").read_text())
+    profile = overfit_profile()
     assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
 
 
 @pytest.mark.learnability
 def test_memorises_the_overfit_set_through_the_pipeline(tmp_path):
-    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
-          "--trainer.default_root_dir", str(tmp_path), *OVERFIT_OVERRIDES])  # fmt: skip
-    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    metrics = fit_overfit(MODEL_YAML, tmp_path, *OVERFIT_OVERRIDES)
     assert metrics["test/answer/meteor"] >= 90.0
     assert metrics["test/question/meteor"] >= 90.0

@@ -3,56 +3,29 @@ generates from stage 1's generated answer; it learns through `qapgen fit`."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 
 from baselines.t5_a2qg import T5A2QG
-from qapgen.cli.lightning import QAPLightningCLI
-from qapgen.cli.main import main
-from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
-from qapgen.data.features import IGNORE_INDEX, encode_features
-from qapgen.data.prepare import prepare
-from qapgen.data.tokenizer import start_token_ids
-from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+from zoo_testing import (
+    CONF,
+    fit_overfit,
+    fixture_batch,
+    instantiate_with_overfit_profile,
+    overfit_profile,
+    tiny_model,
+)
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 MODEL_YAML = CONF / "model" / "t5_a2qg.yaml"
 # 120 steps memorise the 16 overfit examples; validation is skipped because test scores
 # the same 16 examples right after fit.
 OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
 
 
-def fixture_batch(tokenizer, features, count=4):
-    records = prepare("squad", fixture_path("squad")).splits["train"][:count]
-    limits = {"source": 128, "answer": 16, "question": 32}
-    rows, _ = encode_features(records, features, tokenizer, limits)
-    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
-    return Collator(features, tokenizer.pad_token_id)(examples)
-
-
-def tiny_model(tokenizer):
-    answer_start, question_start = start_token_ids(tokenizer)
-    vocab = Vocabulary(
-        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
-    )
-    torch.manual_seed(0)
-    model = T5A2QG(
-        backbone_size="tiny",
-        meteor="none",
-        num_beams=2,
-        max_answer_length=6,
-        max_question_length=6,
-        vocab=asdict(vocab),
-    )
-    model.configure_model()
-    model.tokenizer = tokenizer
-    return model.eval()
+def tiny_a2qg(tokenizer):
+    return tiny_model(T5A2QG, tokenizer, max_answer_length=6, max_question_length=6)
 
 
 def packed(first, first_mask, second, second_mask, pad_token_id=0):
@@ -68,7 +41,7 @@ def packed(first, first_mask, second, second_mask, pad_token_id=0):
 
 
 def test_stage_two_reads_the_answer_then_the_context(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_a2qg(fixture_tokenizer)
     answer = torch.tensor([[5, 6, 1, 0], [7, 1, 0, 0]])
     context = torch.tensor([[8, 9, 10, 1], [11, 12, 1, 0]])
     answer_mask, context_mask = (answer != 0).long(), (context != 0).long()
@@ -80,7 +53,7 @@ def test_stage_two_reads_the_answer_then_the_context(fixture_tokenizer):
 
 
 def test_two_separate_t5s(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_a2qg(fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     model.compute_losses(batch)["question_loss"].backward()
     assert all(p.grad is None for p in model.answer_model.parameters())
@@ -88,7 +61,7 @@ def test_two_separate_t5s(fixture_tokenizer):
 
 
 def test_training_loss_is_both_stages_with_the_gold_answer(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_a2qg(fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     vocab = model.vocab
     answer_loss = seq2seq_loss(
@@ -111,7 +84,7 @@ def test_training_loss_is_both_stages_with_the_gold_answer(fixture_tokenizer):
 
 
 def test_inference_feeds_stage_two_the_generated_answer(fixture_tokenizer, monkeypatch):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_a2qg(fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     generated = seq2seq_generate(
         model.answer_model,
@@ -145,27 +118,14 @@ def test_inference_feeds_stage_two_the_generated_answer(fixture_tokenizer, monke
 
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
-    cli = QAPLightningCLI(
-        model_class=QAPModule,
-        subclass_mode_model=True,
-        datamodule_class=QAPDataModule,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        run=False,
-        args=[
-            "-c", str(CONF / "profile" / "overfit.yaml"),
-            "-c", str(MODEL_YAML),
-            "--trainer.default_root_dir", str(tmp_path),
-        ],
-    )  # fmt: skip
+    cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
     assert type(cli.model) is T5A2QG
-    profile = yaml.safe_load((CONF / "profile" / "overfit.yaml").read_text())
+    profile = overfit_profile()
     assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
 
 
 @pytest.mark.learnability
 def test_memorises_the_overfit_set_through_the_pipeline(tmp_path):
-    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
-          "--trainer.default_root_dir", str(tmp_path), *OVERFIT_OVERRIDES])  # fmt: skip
-    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    metrics = fit_overfit(MODEL_YAML, tmp_path, *OVERFIT_OVERRIDES)
     assert metrics["test/answer/meteor"] >= 90.0
     assert metrics["test/question/meteor"] >= 90.0

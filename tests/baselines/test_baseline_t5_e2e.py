@@ -3,51 +3,25 @@ separator (none: all answer, empty question); it learns through `qapgen fit`."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from pathlib import Path
-
 import pytest
 import torch
 
 from baselines.t5_e2e import SEPARATOR_TOKEN, T5E2E, split_pair
-from qapgen.cli.lightning import QAPLightningCLI
-from qapgen.cli.main import main
-from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
-from qapgen.data.features import IGNORE_INDEX, encode_features
-from qapgen.data.prepare import prepare
-from qapgen.data.tokenizer import start_token_ids
-from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.seq2seq import seq2seq_loss
+from zoo_testing import (
+    CONF,
+    fit_overfit,
+    fixture_batch,
+    fixture_records,
+    instantiate_with_overfit_profile,
+    tiny_model,
+)
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 MODEL_YAML = CONF / "model" / "t5_e2e.yaml"
 # 120 steps memorise the 16 overfit examples; validation is skipped because test scores
 # the same 16 examples right after fit.
 OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
-
-
-def fixture_records(count=4):
-    return prepare("squad", fixture_path("squad")).splits["train"][:count]
-
-
-def fixture_batch(tokenizer, features, records):
-    limits = {"source": 128, "answer": 16, "question": 32}
-    rows, _ = encode_features(records, features, tokenizer, limits)
-    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
-    return Collator(features, tokenizer.pad_token_id)(examples)
-
-
-def tiny_model(tokenizer):
-    answer_start, question_start = start_token_ids(tokenizer)
-    vocab = Vocabulary(
-        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
-    )
-    torch.manual_seed(0)
-    model = T5E2E(backbone_size="tiny", meteor="none", num_beams=2, vocab=asdict(vocab))
-    model.configure_model()
-    model.tokenizer = tokenizer
-    return model.eval()
 
 
 def test_target_is_answer_separator_question(fixture_tokenizer):
@@ -74,7 +48,7 @@ def test_split_pair_at_the_first_separator(ids, answer, question):
 
 
 def test_parse_pairs_decodes_both_parts_and_handles_a_missing_separator(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_model(T5E2E, fixture_tokenizer)
     tokenize = fixture_tokenizer.convert_tokens_to_ids
     answer = fixture_tokenizer("northern coast")["input_ids"][:-1]
     question = fixture_tokenizer("Where is it?")["input_ids"]
@@ -89,8 +63,8 @@ def test_parse_pairs_decodes_both_parts_and_handles_a_missing_separator(fixture_
 
 
 def test_loss_is_seq2seq_over_the_pair_from_the_answer_start_token(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
-    batch = fixture_batch(fixture_tokenizer, model.data_features, fixture_records())
+    model = tiny_model(T5E2E, fixture_tokenizer)
+    batch = fixture_batch(fixture_tokenizer, model.data_features)
     expected = seq2seq_loss(
         model.backbone,
         batch["input_ids"],
@@ -105,25 +79,12 @@ def test_loss_is_seq2seq_over_the_pair_from_the_answer_start_token(fixture_token
 
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
-    cli = QAPLightningCLI(
-        model_class=QAPModule,
-        subclass_mode_model=True,
-        datamodule_class=QAPDataModule,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        run=False,
-        args=[
-            "-c", str(CONF / "profile" / "overfit.yaml"),
-            "-c", str(MODEL_YAML),
-            "--trainer.default_root_dir", str(tmp_path),
-        ],
-    )  # fmt: skip
+    cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
     assert type(cli.model) is T5E2E
 
 
 @pytest.mark.learnability
 def test_memorises_the_overfit_set_through_one_decoder(tmp_path):
-    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
-          "--trainer.default_root_dir", str(tmp_path), *OVERFIT_OVERRIDES])  # fmt: skip
-    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    metrics = fit_overfit(MODEL_YAML, tmp_path, *OVERFIT_OVERRIDES)
     assert metrics["test/answer/meteor"] >= 90.0
     assert metrics["test/question/meteor"] >= 90.0

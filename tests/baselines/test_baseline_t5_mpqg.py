@@ -5,55 +5,29 @@ shipped YAML it memorises both through `qapgen fit`, and without rehearsal it fo
 from __future__ import annotations
 
 import csv
-import json
-from dataclasses import asdict
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
 from baselines.t5_mpqg import T5MPQG
-from qapgen.cli.lightning import QAPLightningCLI
-from qapgen.cli.main import main
-from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
-from qapgen.data.features import encode_features
-from qapgen.data.prepare import prepare
-from qapgen.data.tokenizer import start_token_ids
-from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_loss
+from zoo_testing import (
+    CONF,
+    fit_overfit,
+    fixture_batch,
+    instantiate_with_overfit_profile,
+    tiny_model,
+)
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 MODEL_YAML = CONF / "model" / "t5_mpqg.yaml"
 # Validation is skipped because test scores the same 16 examples right after fit.
 NO_VALIDATION = ["--trainer.limit_val_batches", "0"]
 
 
-def fixture_batch(tokenizer, features, count=4):
-    records = prepare("squad", fixture_path("squad")).splits["train"][:count]
-    limits = {"source": 128, "answer": 16, "question": 32}
-    rows, _ = encode_features(records, features, tokenizer, limits)
-    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
-    return Collator(features, tokenizer.pad_token_id)(examples)
-
-
-def tiny_model(tokenizer, **phase):
-    answer_start, question_start = start_token_ids(tokenizer)
-    vocab = Vocabulary(
-        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
-    )
-    torch.manual_seed(0)
-    model = T5MPQG(
-        backbone_size="tiny",
-        dropout_rate=0.0,
-        meteor="none",
-        num_beams=2,
-        vocab=asdict(vocab),
-        **phase,
-    )
-    model.configure_model()
-    model.tokenizer = tokenizer
-    return model
+def tiny_mpqg(tokenizer, **phase):
+    """A tiny T5-MPQG without dropout, in training mode."""
+    return tiny_model(T5MPQG, tokenizer, dropout_rate=0.0, **phase).train()
 
 
 def at_step(model, global_step, total_steps=100):
@@ -73,7 +47,7 @@ def gradient(loss, model):
 def test_optimises_one_task_at_a_time_switching_at_the_phase_step(
     fixture_tokenizer, step, optimised
 ):
-    model = at_step(tiny_model(fixture_tokenizer, question_phase_steps=3), step)
+    model = at_step(tiny_mpqg(fixture_tokenizer, question_phase_steps=3), step)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     vocab = model.vocab
     starts = {"answer": vocab.answer_start_token_id, "question": vocab.question_start_token_id}
@@ -100,7 +74,7 @@ def test_optimises_one_task_at_a_time_switching_at_the_phase_step(
 
 @pytest.mark.parametrize(("step", "rehearsed"), [(2, False), (3, True)])
 def test_rehearses_questions_only_in_the_answer_phase(fixture_tokenizer, step, rehearsed):
-    model = tiny_model(fixture_tokenizer, question_phase_steps=3, question_rehearsal_weight=0.25)
+    model = tiny_mpqg(fixture_tokenizer, question_phase_steps=3, question_rehearsal_weight=0.25)
     losses = at_step(model, step).compute_losses(
         fixture_batch(fixture_tokenizer, model.data_features)
     )
@@ -115,9 +89,9 @@ def test_rehearses_questions_only_in_the_answer_phase(fixture_tokenizer, step, r
 
 
 def test_phase_length_is_a_fraction_of_the_run_unless_steps_are_given(fixture_tokenizer):
-    model = at_step(tiny_model(fixture_tokenizer, question_phase_fraction=0.3), 0, total_steps=120)
+    model = at_step(tiny_mpqg(fixture_tokenizer, question_phase_fraction=0.3), 0, total_steps=120)
     assert model.question_phase_length() == 36
-    model = at_step(tiny_model(fixture_tokenizer, question_phase_steps=7), 0, total_steps=120)
+    model = at_step(tiny_mpqg(fixture_tokenizer, question_phase_steps=7), 0, total_steps=120)
     assert model.question_phase_length() == 7
     with pytest.raises(ValueError, match="question_phase_fraction"):
         T5MPQG(question_phase_fraction=1.5)
@@ -126,7 +100,7 @@ def test_phase_length_is_a_fraction_of_the_run_unless_steps_are_given(fixture_to
 
 
 def test_produces_both_tasks_from_their_start_tokens(fixture_tokenizer):
-    model = at_step(tiny_model(fixture_tokenizer, question_phase_steps=3), 0).eval()
+    model = at_step(tiny_mpqg(fixture_tokenizer, question_phase_steps=3), 0).eval()
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     outputs = model.generate_batch(batch)
     assert set(outputs) == {"answer", "question"}
@@ -134,34 +108,17 @@ def test_produces_both_tasks_from_their_start_tokens(fixture_tokenizer):
 
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
-    cli = QAPLightningCLI(
-        model_class=QAPModule,
-        subclass_mode_model=True,
-        datamodule_class=QAPDataModule,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        run=False,
-        args=[
-            "-c", str(CONF / "profile" / "overfit.yaml"),
-            "-c", str(MODEL_YAML),
-            "--trainer.default_root_dir", str(tmp_path),
-        ],
-    )  # fmt: skip
+    cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
     assert type(cli.model) is T5MPQG
     assert cli.model.hparams.question_phase_fraction == 0.5
     assert cli.model.hparams.question_phase_steps is None
     assert cli.model.hparams.question_rehearsal_weight == 0.3
 
 
-def fit_overfit(root, *overrides):
-    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
-          "--trainer.default_root_dir", str(root), *NO_VALIDATION, *overrides])  # fmt: skip
-    return json.loads(next(root.rglob("metrics.json")).read_text())
-
-
 @pytest.mark.learnability
 def test_memorises_both_tasks_with_the_shipped_config(tmp_path):
     """Issue 5's requirement: the shipped YAML under the overfit profile, as is."""
-    metrics = fit_overfit(tmp_path)
+    metrics = fit_overfit(MODEL_YAML, tmp_path, *NO_VALIDATION)
     assert metrics["test/question/meteor"] >= 90.0
     assert metrics["test/answer/meteor"] >= 90.0
 
@@ -171,7 +128,9 @@ def test_memorises_both_tasks_with_the_shipped_config(tmp_path):
 @pytest.mark.learnability
 def test_without_rehearsal_the_answer_phase_forgets_the_questions(tmp_path):
     metrics = fit_overfit(
+        MODEL_YAML,
         tmp_path,
+        *NO_VALIDATION,
         "--model.init_args.question_rehearsal_weight", "0",
         "--trainer.max_epochs", "120",
         "--trainer.log_every_n_steps", "1",

@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from pathlib import Path
-
 import pytest
 import torch
-import torch.nn.functional as F
-import yaml
 
 from baselines.t5_qa import T5QA
-from qapgen.cli.lightning import QAPLightningCLI
-from qapgen.cli.main import main
-from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
-from qapgen.data.features import IGNORE_INDEX, encode_features
-from qapgen.data.prepare import prepare
-from qapgen.data.tokenizer import start_token_ids
-from qapgen.models.base import QAPModule, Vocabulary
+from zoo_testing import (
+    CONF,
+    fit_overfit,
+    fixture_batch,
+    instantiate_with_overfit_profile,
+    overfit_profile,
+    tiny_model,
+    token_cross_entropy,
+)
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 MODEL_YAML = CONF / "model" / "t5_qa.yaml"
 # 120 steps memorise the 16 overfit examples; validation is skipped because test scores
 # the same 16 examples right after fit.
 OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
 
 
-def fixture_batch(tokenizer, features, count=4):
-    records = prepare("squad", fixture_path("squad")).splits["train"][:count]
-    limits = {"source": 128, "answer": 16, "question": 32}
-    rows, _ = encode_features(records, features, tokenizer, limits)
-    examples = [EncodedExample(r, f) for r, f in zip(records, rows, strict=True)]
-    return Collator(features, tokenizer.pad_token_id)(examples)
-
-
-def tiny_model(tokenizer):
-    answer_start, question_start = start_token_ids(tokenizer)
-    vocab = Vocabulary(
-        len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
-    )
-    torch.manual_seed(0)
-    model = T5QA(backbone_size="tiny", meteor="none", num_beams=2, vocab=asdict(vocab))
-    model.configure_model()
-    model.tokenizer = tokenizer
-    return model.eval()
-
-
 def test_reads_the_context_and_produces_only_answers(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_model(T5QA, fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     assert "question_labels" not in batch  # the gold question is never an input or a target
     outputs = model.generate_batch(batch)
@@ -58,21 +33,12 @@ def test_reads_the_context_and_produces_only_answers(fixture_tokenizer):
 
 
 def test_loss_is_token_cross_entropy_from_the_answer_start_token(fixture_tokenizer):
-    model = tiny_model(fixture_tokenizer)
+    model = tiny_model(T5QA, fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     labels = batch["answer_labels"]
 
     def cross_entropy(start_token_id):
-        decoder_inputs = torch.cat(
-            [torch.full_like(labels[:, :1], start_token_id), labels[:, :-1]], 1
-        )
-        decoder_inputs[decoder_inputs == IGNORE_INDEX] = fixture_tokenizer.pad_token_id
-        logits = model.backbone(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["input_attention_mask"],
-            decoder_input_ids=decoder_inputs,
-        ).logits
-        return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+        return token_cross_entropy(model, batch, labels, start_token_id)
 
     losses = model.compute_losses(batch)
     expected = cross_entropy(model.vocab.answer_start_token_id)
@@ -82,27 +48,14 @@ def test_loss_is_token_cross_entropy_from_the_answer_start_token(fixture_tokeniz
 
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
-    cli = QAPLightningCLI(
-        model_class=QAPModule,
-        subclass_mode_model=True,
-        datamodule_class=QAPDataModule,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        run=False,
-        args=[
-            "-c", str(CONF / "profile" / "overfit.yaml"),
-            "-c", str(MODEL_YAML),
-            "--trainer.default_root_dir", str(tmp_path),
-        ],
-    )  # fmt: skip
+    cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
     assert type(cli.model) is T5QA
-    profile = yaml.safe_load((CONF / "profile" / "overfit.yaml").read_text())
+    profile = overfit_profile()
     assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
 
 
 @pytest.mark.learnability
 def test_memorises_the_overfit_set_through_generation(tmp_path):
-    main(["fit", "-c", str(CONF / "profile" / "overfit.yaml"), "-c", str(MODEL_YAML),
-          "--trainer.default_root_dir", str(tmp_path), *OVERFIT_OVERRIDES])  # fmt: skip
-    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    metrics = fit_overfit(MODEL_YAML, tmp_path, *OVERFIT_OVERRIDES)
     assert metrics["test/answer/meteor"] >= 90.0
     assert "test/question/meteor" not in metrics
