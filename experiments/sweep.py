@@ -143,6 +143,8 @@ def run_cell(
     except Exception as error:  # noqa: BLE001 - one broken cell must not stop the sweep
         (directory / "traceback.txt").write_text(traceback.format_exc())
         return write_status(directory, f"{type(error).__name__}: {error} (see traceback.txt)")
+    finally:
+        finish_wandb_run()
     wall = time.monotonic() - start
     run_metrics = newest(run_dir, "metrics.json")
     if run_metrics is None:
@@ -171,6 +173,13 @@ def run_cell(
     (directory / "status.json").unlink(missing_ok=True)
     (directory / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
     return {"status": "done", **record}
+
+
+def finish_wandb_run() -> None:
+    """Close the cell's W&B run, so the next cell in this process starts its own."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
 
 
 def write_status(directory: Path, reason: str) -> dict[str, Any]:
