@@ -7,6 +7,7 @@ T5 conventions hold for every tokenizer qapgen uses: ``<pad>`` = 0, ``</s>`` = 1
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,8 @@ from tokenizers.trainers import UnigramTrainer
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 NUM_SENTINELS = 100
+# Trained pieces scoring within this of the lowest are the trainer's character fallbacks.
+FALLBACK_BAND = 0.1
 ANSWER_START_TOKEN = "<extra_id_0>"
 QUESTION_START_TOKEN = "<extra_id_1>"
 
@@ -64,6 +67,7 @@ def train_tokenizer(
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer = canonical_unigram(tokenizer, specials)
     tokenizer.add_special_tokens(sentinels)
     tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
@@ -81,6 +85,35 @@ def train_tokenizer(
     # Where it lives, as for a loaded tokenizer: checkpoints record this location.
     wrapped.name_or_path = str(output_dir)
     return wrapped
+
+
+def canonical_unigram(tokenizer: Tokenizer, specials: list[str]) -> Tokenizer:
+    """The trained unigram vocabulary in a fixed order with fixed scores.
+
+    The trainer gives its lowest-scoring pieces (the character fallbacks) scores a hair
+    apart in hash-map order, so two trainings on the same text differ in ids. Those pieces
+    are put in sorted order with evenly spaced scores below the rest, and the other pieces
+    ordered by (rounded) score then text: the same corpus always gives the same tokenizer.
+    """
+    data = json.loads(tokenizer.to_str())
+    vocab = data["model"]["vocab"]
+    fixed = [entry for entry in vocab if entry[0] in specials]
+    rest = [entry for entry in vocab if entry[0] not in specials]
+    floor = min(score for _, score in rest)
+    band = sorted(piece for piece, score in rest if score < floor + FALLBACK_BAND)
+    # Scores are rounded: the trainer's sums differ in the last bits from run to run.
+    learned = sorted(
+        ([piece, round(score, 8)] for piece, score in rest if score >= floor + FALLBACK_BAND),
+        key=lambda entry: (-entry[1], entry[0]),
+    )
+    base = round(floor, 1) - FALLBACK_BAND
+    data["model"]["vocab"] = [
+        *fixed,
+        *learned,
+        *([piece, base - 1e-4 * index] for index, piece in enumerate(band)),
+    ]
+    data["model"]["unk_id"] = [entry[0] for entry in data["model"]["vocab"]].index("<unk>")
+    return Tokenizer.from_str(json.dumps(data))
 
 
 def start_token_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:

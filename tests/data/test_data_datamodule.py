@@ -168,3 +168,20 @@ def test_workers_give_the_same_batches():
         return next(iter(module.train_dataloader()))["input_ids"]
 
     assert torch.equal(first(0), first(2))
+
+
+def test_tokenizer_training_is_deterministic(tmp_path):
+    from qapgen.data.tokenizer import train_tokenizer
+
+    texts = [
+        "The town is known for its blue stone houses.",
+        "Who founded Lampwick Harbour in 1702?",
+        "A single worker could operate the loom.",
+    ] * 20
+    first = train_tokenizer(texts, 120, tmp_path / "a")
+    second = train_tokenizer(texts, 120, tmp_path / "b")
+    assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (
+        tmp_path / "b" / "tokenizer.json"
+    ).read_bytes()
+    assert first.get_vocab() == second.get_vocab()
+    assert first.unk_token_id == 2
