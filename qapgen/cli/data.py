@@ -28,13 +28,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--coqa-context", choices=("rationale", "rationale_sentence", "story"), default="rationale"
     )
     stats.add_argument("--split-seed", type=int, default=0)
+    stats.add_argument(
+        "--article-split",
+        default=None,
+        metavar="TRAIN,VAL,TEST",
+        help="pool every record and split by article counts, e.g. 38,5,5 for the squad-dev "
+        "reduced-data protocol (SQuAD dev alone)",
+    )
     stats.add_argument("--cache-dir", type=Path, default=None)
     stats.add_argument("--no-cache", action="store_true", help="prepare afresh, write no cache")
     stats.set_defaults(handler=run_stats)
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    options = PrepareOptions(coqa_context=args.coqa_context, split_seed=args.split_seed)
+    from qapgen.cli.main import CommandError
+
+    article_split = None
+    if args.article_split:
+        try:
+            article_split = tuple(int(n) for n in args.article_split.split(","))
+        except ValueError:
+            article_split = ()
+        if len(article_split) != 3:
+            raise CommandError(
+                f"--article-split wants TRAIN,VAL,TEST counts, got {args.article_split!r}"
+            )
+    options = PrepareOptions(
+        coqa_context=args.coqa_context, split_seed=args.split_seed, article_split=article_split
+    )
     prepared = prepare(
         args.dataset, args.path, options, cache_dir=args.cache_dir, use_cache=not args.no_cache
     )
