@@ -52,20 +52,33 @@ def seq2seq_generate(
     **generate_kwargs,
 ) -> torch.Tensor:
     """Beam search with transformers' ``generate``; returns ids without the start token."""
+    sequences = _generate(
+        backbone, input_ids, attention_mask, start_token_id, max_length,
+        num_beams=num_beams, do_sample=False, **generate_kwargs,
+    )  # fmt: skip
+    return sequences[:, 1:]
+
+
+def _generate(
+    backbone: T5ForConditionalGeneration,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    start_token_id: int,
+    max_length: int,
+    **search,
+) -> torch.Tensor:
+    """``generate`` from the task's start token, with the backbone's eos and pad ids."""
     config = backbone.config
-    sequences = backbone.generate(
+    return backbone.generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         decoder_start_token_id=start_token_id,
         bos_token_id=start_token_id,
         eos_token_id=config.eos_token_id,
         pad_token_id=config.pad_token_id,
-        num_beams=num_beams,
         max_new_tokens=max_length,
-        do_sample=False,
-        **generate_kwargs,
+        **search,
     )
-    return sequences[:, 1:]
 
 
 @torch.no_grad()
@@ -109,17 +122,10 @@ def seq2seq_candidates(
         if do_sample
         else {"do_sample": False, "num_beams": max(num_beams, k), "num_return_sequences": k}
     )
-    sequences = backbone.generate(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        decoder_start_token_id=start_token_id,
-        bos_token_id=start_token_id,
-        eos_token_id=config.eos_token_id,
-        pad_token_id=config.pad_token_id,
-        max_new_tokens=max_length,
-        prefix_allowed_tokens_fn=constraint,
-        **search,
-    )
+    sequences = _generate(
+        backbone, input_ids, attention_mask, start_token_id, max_length,
+        prefix_allowed_tokens_fn=constraint, **search,
+    )  # fmt: skip
     outputs = sequences[:, 1:]
     if not do_sample:
         rows = torch.arange(input_ids.size(0), device=input_ids.device).repeat_interleave(k)
