@@ -3,7 +3,6 @@ and learnability end to end."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 
@@ -15,6 +14,9 @@ from baselines.deepnqg import PAPER_SIZE, DeepNQGModule, network_dimensions
 from qapgen.cli.main import main
 from qapgen.models.base import Vocabulary
 from qapgen.models.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
+from zoo_testing import CONF, OVERFIT_PROFILE, fit_overfit
+
+MODEL_YAML = CONF / "model" / "deepnqg.yaml"
 
 VOCAB_SIZE, PAD, EOS, START = 30, 0, 1, 29
 
@@ -195,9 +197,9 @@ def test_config_parses_with_the_overfit_profile_and_size_overrides(capsys):
             [
                 "fit",
                 "-c",
-                "conf/profile/overfit.yaml",
+                str(OVERFIT_PROFILE),
                 "-c",
-                "conf/model/deepnqg.yaml",
+                str(MODEL_YAML),
                 "--model.init_args.hidden_size",
                 "64",
                 "--print_config",
@@ -214,24 +216,10 @@ def test_config_parses_with_the_overfit_profile_and_size_overrides(capsys):
 @pytest.mark.learnability
 def test_memorises_the_fixtures_through_generation(tmp_path):
     began = time.monotonic()
-    main(
-        [
-            "fit",
-            "-c",
-            "conf/profile/overfit.yaml",
-            "-c",
-            "conf/model/deepnqg.yaml",
-            "--trainer.default_root_dir",
-            str(tmp_path),
-            # Speed only: the profile validates once, at the end, and only the test counts.
-            # No model override: the profile's backbone_size (tiny) sizes the LSTM.
-            "--trainer.limit_val_batches",
-            "0",
-        ]
-    )
+    # Speed only: the profile validates once, at the end, and only the test counts.
+    # No model override: the profile's backbone_size (tiny) sizes the LSTM.
+    metrics = fit_overfit(MODEL_YAML, tmp_path, "--trainer.limit_val_batches", "0")
     elapsed = time.monotonic() - began
-    (path,) = tmp_path.rglob("metrics.json")
-    metrics = json.loads(path.read_text())
     assert metrics["test/question/meteor"] >= 90, metrics
     assert "test/answer/meteor" not in metrics  # a question-only model
     print(f"deepnqg learnability: {elapsed:.0f} s")

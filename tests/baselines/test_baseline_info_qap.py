@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict
@@ -18,8 +17,10 @@ from baselines.info_qap import (
 )
 from qapgen.cli.main import main
 from qapgen.data.features import IGNORE_INDEX
-from qapgen.data.tokenizer import start_token_ids
 from qapgen.models.base import Vocabulary
+from zoo_testing import CONF, OVERFIT_PROFILE, fit_overfit, tiny_model
+
+MODEL_YAML = CONF / "model" / "info_qap.yaml"
 
 
 def softplus(x: float) -> float:
@@ -112,9 +113,9 @@ def test_config_parses_with_the_overfit_profile(capsys):
             [
                 "fit",
                 "-c",
-                "conf/profile/overfit.yaml",
+                str(OVERFIT_PROFILE),
                 "-c",
-                "conf/model/info_qap.yaml",
+                str(MODEL_YAML),
                 "--print_config",
             ]
         )
@@ -127,43 +128,18 @@ def test_config_parses_with_the_overfit_profile(capsys):
 @pytest.mark.learnability
 def test_memorises_the_fixtures_through_generation(tmp_path):
     began = time.monotonic()
-    main(
-        [
-            "fit",
-            "-c",
-            "conf/profile/overfit.yaml",
-            "-c",
-            "conf/model/info_qap.yaml",
-            "--trainer.default_root_dir",
-            str(tmp_path),
-            # Speed only: the profile validates once, at the end, and only the test counts. The
-            # profile's gradient clipping stays: with the normalised critic the InfoMax
-            # gradient no longer takes most of the clipped norm.
-            "--trainer.limit_val_batches",
-            "0",
-        ]
-    )
+    # Speed only: the profile validates once, at the end, and only the test counts. The
+    # profile's gradient clipping stays: with the normalised critic the InfoMax gradient no
+    # longer takes most of the clipped norm.
+    metrics = fit_overfit(MODEL_YAML, tmp_path, "--trainer.limit_val_batches", "0")
     elapsed = time.monotonic() - began
-    (path,) = tmp_path.rglob("metrics.json")
-    metrics = json.loads(path.read_text())
     assert metrics["test/question/meteor"] >= 90, metrics
     assert metrics["test/answer/meteor"] >= 90, metrics
     print(f"info_qap learnability: {elapsed:.0f} s")
 
 
 def test_generation_needs_no_gold_pair_and_answers_are_context_text(fixture_tokenizer):
-    answer_start, question_start = start_token_ids(fixture_tokenizer)
-    vocab = Vocabulary(
-        len(fixture_tokenizer),
-        fixture_tokenizer.pad_token_id,
-        fixture_tokenizer.eos_token_id,
-        answer_start,
-        question_start,
-    )
-    torch.manual_seed(0)
-    module = InfoQAPModule(backbone_size="tiny", num_beams=2, meteor="none", vocab=asdict(vocab))
-    module.configure_model()
-    module.tokenizer = fixture_tokenizer
+    module = tiny_model(InfoQAPModule, fixture_tokenizer)
     contexts = ["The mill stood by the river.", "Tobias Orrin built the first loom in 1811."]
     encoded = fixture_tokenizer(contexts, padding=True, return_tensors="pt")
     batch = {
