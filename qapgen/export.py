@@ -96,22 +96,38 @@ def export_model(
     return out_dir
 
 
+class HubPushError(RuntimeError):
+    """Uploading an export to the Hugging Face hub failed; the local folder is intact."""
+
+
 def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = True) -> str:
     """Upload an exported folder to the Hugging Face hub; returns the repository URL.
 
     Needs credentials (``HF_TOKEN`` or ``huggingface-cli login``); without them this fails
-    at once, before any network access.
+    at once, before any network access. A refused or failed upload (no network, a bad
+    token, a name taken by someone else) raises ``HubPushError`` saying what failed.
     """
+    import huggingface_hub.errors as hub_errors
     from huggingface_hub import HfApi, get_token
 
     token = get_token()
     if not token:
-        raise ModelLoadError(
+        raise HubPushError(
             "no Hugging Face credentials: set HF_TOKEN or run `huggingface-cli login`"
         )
+    # The hub client's HTTP errors (network failures and refusals alike) share the base
+    # class its errors module imports from its HTTP library; older clients' is an OSError.
+    failures = (OSError, ValueError, getattr(hub_errors, "HTTPError", OSError))
     api = HfApi(token=token)
-    url = api.create_repo(repo_id, private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="qapgen export")
+    try:
+        url = api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="qapgen export")
+    except failures as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise HubPushError(
+            f"pushing {folder} to the hub as {repo_id} failed ({reason}); the export in "
+            f"{folder} is intact: push it later with `huggingface-cli upload {repo_id} {folder}`"
+        ) from error
     return str(url)
 
 

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export (and push); user errors become ``CommandError``."""
     from qapgen.cli.main import CommandError
-    from qapgen.export import ModelLoadError, export_model, push_to_hub
+    from qapgen.export import HubPushError, ModelLoadError, export_model, push_to_hub
 
     try:
         out_dir = export_model(args.checkpoint, args.out_dir, class_path=args.class_path)
@@ -41,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
         if args.push_to_hub:
             url = push_to_hub(out_dir, args.push_to_hub, private=not args.public)
             print(f"qapgen export: pushed to {url}")
-    except ModelLoadError as error:
+    except (ModelLoadError, HubPushError) as error:
         raise CommandError(str(error)) from error
     return 0

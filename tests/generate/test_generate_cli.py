@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -237,6 +238,69 @@ def test_push_to_hub_without_credentials_fails_before_any_network(
     err = capsys.readouterr().err
     assert status == 1 and "no Hugging Face credentials" in err
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+class FakeHub:
+    """Stands for huggingface_hub.HfApi: records calls, or fails as the network would."""
+
+    calls: list = []
+    failure: Exception | None = None
+
+    def __init__(self, token):
+        self.calls.append(("token", token))
+
+    def create_repo(self, repo_id, **kwargs):
+        if self.failure is not None:
+            raise self.failure
+        self.calls.append(("create_repo", repo_id, kwargs))
+        return f"https://hub.example/{repo_id}"
+
+    def upload_folder(self, **kwargs):
+        folder = kwargs["folder_path"]
+        files = sorted(p.name for p in Path(folder).iterdir())
+        self.calls.append(("upload_folder", kwargs["repo_id"], files))
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    import huggingface_hub
+
+    FakeHub.calls, FakeHub.failure = [], None
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test_token")
+    return FakeHub
+
+
+def test_push_to_hub_with_credentials_uploads_the_export(
+    capsys, overfit_checkpoint, tmp_path, fake_hub
+):
+    out = tmp_path / "out"
+    status = main(["export", str(overfit_checkpoint), str(out), "--push-to-hub", "me/model"])
+    assert status == 0
+    assert "pushed to https://hub.example/me/model" in capsys.readouterr().out
+    assert fake_hub.calls == [
+        ("token", "hf_test_token"),
+        ("create_repo", "me/model", {"private": True, "exist_ok": True}),
+        (
+            "upload_folder",
+            "me/model",
+            ["README.md", "config.json", "model.safetensors", "tokenizer"],
+        ),
+    ]
+
+
+def test_a_failed_push_says_what_failed_and_keeps_the_export(
+    capsys, overfit_checkpoint, tmp_path, fake_hub
+):
+    import huggingface_hub.errors as hub_errors
+
+    fake_hub.failure = hub_errors.HTTPError("[Errno 111] Connection refused")
+    out = tmp_path / "out"
+    status = main(["export", str(overfit_checkpoint), str(out), "--push-to-hub", "me/model"])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1
+    assert "as me/model failed (" in err and "Connection refused" in err and "intact" in err
+    assert (out / "model.safetensors").is_file()
 
 
 @pytest.mark.slow
