@@ -25,15 +25,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
-from qapgen.models.base import QAPModule, Vocabulary
-from qapgen.models.seq2seq import seq2seq_generate
+from qapgen.models.base import (
+    GenerationOptions,
+    PairCandidate,
+    QAPModule,
+    Vocabulary,
+    best_pairs,
+    group_candidates,
+)
+from qapgen.models.seq2seq import seq2seq_candidates
 from qapgen.models.span_extraction import (
     SpanHeads,
-    best_spans,
     context_token_mask,
     span_loss,
     span_texts,
     teacher_forced_pass,
+    top_spans,
 )
 
 
@@ -147,23 +154,56 @@ class InfoQAPModule(QAPModule):
         loss = states.loss + answer.loss - self.hparams.mi_weight * mi
         return {"loss": loss, "answer_loss": answer.loss, "question_loss": states.loss}
 
-    @torch.no_grad()
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return best_pairs(self.generate_candidates(batch, score=False))
+
+    @torch.no_grad()
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
+    ) -> list[list[PairCandidate]]:
+        """K answer spans (the most probable, or nucleus draws) and K questions (beam n-best
+        or samples), paired by rank: at inference the answer is read from the encoder alone
+        and the question decoded from the context alone, so neither conditions the other.
+        Answers are spans of the context by construction (``answer_in_context`` holds)."""
+        options = options or GenerationOptions()
+        k = options.num_return_sequences
         input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
         encoder_states = self.backbone.encoder(
             input_ids=input_ids, attention_mask=mask
         ).last_hidden_state
         start_logits, end_logits = self._span_logits(encoder_states, input_ids, mask)
-        starts, ends = best_spans(start_logits, end_logits, self.hparams.max_answer_length)
-        question_ids = seq2seq_generate(
+        spans = top_spans(
+            start_logits,
+            end_logits,
+            self.hparams.max_answer_length,
+            k,
+            do_sample=options.do_sample,
+            top_p=options.top_p,
+        )
+        questions = seq2seq_candidates(
             self.backbone,
             input_ids,
             mask,
             start_token_id=self.vocab.question_start_token_id,
             max_length=self.hparams.max_question_length,
             num_beams=self.hparams.num_beams,
+            num_return_sequences=k,
+            do_sample=options.do_sample,
+            top_p=options.top_p,
+            score=score,
         )
-        return {
-            "answer": span_texts(self.tokenizer, batch["contexts"], input_ids, starts, ends),
-            "question": self.decode(question_ids),
-        }
+        rows = questions.rows
+        answers = span_texts(
+            self.tokenizer,
+            [batch["contexts"][row] for row in rows.tolist()],
+            input_ids[rows],
+            spans.starts.flatten(),
+            spans.ends.flatten(),
+        )
+        return group_candidates(
+            answers,
+            self.decode(questions.ids),
+            spans.log_probs.flatten().tolist() if score else None,
+            questions.scores(),
+            k,
+        )

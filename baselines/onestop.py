@@ -22,17 +22,24 @@ import torch
 from torch import nn
 
 from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
-from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.base import (
+    GenerationOptions,
+    PairCandidate,
+    QAPModule,
+    Vocabulary,
+    best_pairs,
+    group_candidates,
+)
 from qapgen.models.generation import label_lengths
-from qapgen.models.seq2seq import seq2seq_generate
+from qapgen.models.seq2seq import seq2seq_candidates
 from qapgen.models.span_extraction import (
     SpanHeads,
     TeacherForcedPass,
-    best_spans,
     context_token_mask,
     span_loss,
     span_texts,
     teacher_forced_pass,
+    top_spans,
 )
 
 
@@ -126,26 +133,45 @@ class OneStopModule(QAPModule):
         loss = weight * answer.loss + (1 - weight) * states.loss
         return {"loss": loss, "answer_loss": answer.loss, "question_loss": states.loss}
 
-    @torch.no_grad()
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return best_pairs(self.generate_candidates(batch, score=False))
+
+    @torch.no_grad()
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
+    ) -> list[list[PairCandidate]]:
+        """K questions (beam n-best or samples), then each question's best answer span read
+        from the fused states over it. Answers are spans of the context by construction, so
+        ``answer_in_context`` holds as it is. The answer's score is log p(start) + log p(end)."""
+        options = options or GenerationOptions()
         input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
         vocab = self.vocab
-        question_ids = seq2seq_generate(
+        questions = seq2seq_candidates(
             self.backbone,
             input_ids,
             mask,
             start_token_id=vocab.question_start_token_id,
             max_length=self.hparams.max_question_length,
             num_beams=self.hparams.num_beams,
+            num_return_sequences=options.num_return_sequences,
+            do_sample=options.do_sample,
+            top_p=options.top_p,
+            score=score,
         )
+        rows = questions.rows
+        input_ids, mask = input_ids[rows], mask[rows]
         # The generated question as labels: up to and including its first </s>.
-        positions = torch.arange(question_ids.size(1), device=question_ids.device)
-        keep = positions[None, :] < label_lengths(question_ids, vocab.eos_token_id)[:, None]
-        question_labels = question_ids.masked_fill(~keep, IGNORE_INDEX)
+        positions = torch.arange(questions.ids.size(1), device=questions.ids.device)
+        keep = positions[None, :] < label_lengths(questions.ids, vocab.eos_token_id)[:, None]
+        question_labels = questions.ids.masked_fill(~keep, IGNORE_INDEX)
         states = self._question_pass(input_ids, mask, question_labels)
         start_logits, end_logits = self._span_logits(states, input_ids, mask, question_labels)
-        starts, ends = best_spans(start_logits, end_logits, self.hparams.max_answer_length)
-        return {
-            "answer": span_texts(self.tokenizer, batch["contexts"], input_ids, starts, ends),
-            "question": self.decode(question_ids),
-        }
+        spans = top_spans(start_logits, end_logits, self.hparams.max_answer_length, 1)
+        contexts = [batch["contexts"][row] for row in rows.tolist()]
+        return group_candidates(
+            span_texts(self.tokenizer, contexts, input_ids, spans.starts[:, 0], spans.ends[:, 0]),
+            self.decode(questions.ids),
+            spans.log_probs[:, 0].tolist() if score else None,
+            questions.scores(),
+            options.num_return_sequences,
+        )

@@ -9,13 +9,22 @@ answer. Dugan et al.'s summarisation step is not used at sentence level (paper 4
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from qapgen.data.features import ANSWER_TARGET, QUESTION_TARGET, TextFeature
-from qapgen.models.base import QAPModule, Vocabulary
-from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+from qapgen.models.base import (
+    GenerationOptions,
+    PairCandidate,
+    QAPModule,
+    Vocabulary,
+    best_pairs,
+    group_candidates,
+)
+from qapgen.models.constraints import ContextSpanConstraint
+from qapgen.models.seq2seq import Seq2SeqCandidates, seq2seq_candidates, seq2seq_loss
 
 QUESTION_GENERATION_PROMPT = TextFeature(
     "qg_prompt", "generate question: answer: {answer} context: {context}", "input", "source"
@@ -87,36 +96,51 @@ class QA2QG(QAPModule):
         }
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return best_pairs(self.generate_candidates(batch, score=False))
+
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
+    ) -> list[list[PairCandidate]]:
+        """The pipeline with K answers: extract K (beam n-best or samples, optionally limited
+        to the context), then the question generation prompt's question for each."""
+        options = options or GenerationOptions()
         prompt = ANSWER_EXTRACTION_PROMPT.name
-        answer_ids = self._generate(
+        answers = self._candidates(
             batch[f"{prompt}_ids"],
             batch[f"{prompt}_attention_mask"],
             self.answer_start_token_id,
             self.hparams.max_answer_length,
+            options,
+            constraint=self.context_constraint(batch) if options.answer_in_context else None,
+            score=score,
         )
-        answers = self.decode(answer_ids)
-        questions = self.generate_questions(batch["contexts"], answers)
-        return {"answer": answers, "question": questions}
-
-    def generate_questions(self, contexts: Sequence[str], answers: Sequence[str]) -> list[str]:
-        """A question for each (context, answer) pair, from the question generation prompt."""
-        texts = [
-            QUESTION_GENERATION_PROMPT.template.format(context=context, answer=answer)
-            for context, answer in zip(contexts, answers, strict=True)
-        ]
-        return self._generate_from_texts(
-            texts, self.question_start_token_id, self.hparams.max_question_length
+        answer_texts = self.decode(answers.ids)
+        contexts = [batch["contexts"][row] for row in answers.rows.tolist()]
+        question_options = replace(options, num_return_sequences=1)
+        questions = self._candidates(
+            *self._encode_prompts(QUESTION_GENERATION_PROMPT, contexts, answer=answer_texts),
+            self.question_start_token_id,
+            self.hparams.max_question_length,
+            question_options,
+            score=score,
+        )
+        return group_candidates(
+            answer_texts,
+            self.decode(questions.ids),
+            answers.scores(),
+            questions.scores(),
+            options.num_return_sequences,
         )
 
     def answer_questions(self, contexts: Sequence[str], questions: Sequence[str]) -> list[str]:
         """An answer to each question about its context, from the question answering prompt
         (the QA head that round-trip consistency filtering uses)."""
-        texts = [
-            QUESTION_ANSWERING_PROMPT.template.format(context=context, question=question)
-            for context, question in zip(contexts, questions, strict=True)
-        ]
-        return self._generate_from_texts(
-            texts, self.answer_start_token_id, self.hparams.max_answer_length
+        return self._generate_from_prompts(
+            QUESTION_ANSWERING_PROMPT,
+            contexts,
+            self.answer_start_token_id,
+            self.hparams.max_answer_length,
+            question=questions,
         )
 
     def _prompt_loss(
@@ -130,14 +154,39 @@ class QA2QG(QAPModule):
             start_token_id,
         )
 
-    def _generate_from_texts(
-        self, texts: list[str], start_token_id: int, max_length: int
+    def _generate_from_prompts(
+        self,
+        prompt: TextFeature,
+        contexts: Sequence[str],
+        start_token_id: int,
+        max_length: int,
+        **fields: Sequence[str],
     ) -> list[str]:
+        outputs = self._candidates(
+            *self._encode_prompts(prompt, contexts, **fields),
+            start_token_id,
+            max_length,
+            GenerationOptions(),
+            score=False,
+        )
+        return self.decode(outputs.ids)
+
+    def _encode_prompts(
+        self, prompt: TextFeature, contexts: Sequence[str], **fields: Sequence[str]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``prompt`` filled with each context and the matching entries of ``fields``,
+        tokenised -> input ids and attention mask (B, N) on the model's device."""
         if self.tokenizer is None:
             raise RuntimeError(
                 "QA2QG tokenises prompts at inference and has no tokenizer: run it under a "
                 "Trainer with the DataModule, or set model.tokenizer"
             )
+        texts = [
+            prompt.template.format(
+                context=context, **{name: values[i] for name, values in fields.items()}
+            )
+            for i, context in enumerate(contexts)
+        ]
         encoded = self.tokenizer(
             texts,
             padding=True,
@@ -145,23 +194,29 @@ class QA2QG(QAPModule):
             max_length=self.max_source_length,
             return_tensors="pt",
         ).to(self.device)
-        ids = self._generate(
-            encoded["input_ids"], encoded["attention_mask"], start_token_id, max_length
-        )
-        return self.decode(ids)
+        return encoded["input_ids"], encoded["attention_mask"]
 
-    def _generate(
+    def _candidates(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         start_token_id: int,
         max_length: int,
-    ) -> torch.Tensor:
-        return seq2seq_generate(
+        options: GenerationOptions,
+        *,
+        constraint: ContextSpanConstraint | None = None,
+        score: bool,
+    ) -> Seq2SeqCandidates:
+        return seq2seq_candidates(
             self.backbone,
             input_ids,
             attention_mask,
             start_token_id=start_token_id,
             max_length=max_length,
             num_beams=self.hparams.num_beams,
+            num_return_sequences=options.num_return_sequences,
+            do_sample=options.do_sample,
+            top_p=options.top_p,
+            constraint=constraint,
+            score=score,
         )

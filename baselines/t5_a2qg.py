@@ -16,8 +16,15 @@ from typing import Any
 import torch
 
 from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT, QUESTION_TARGET, TextFeature
-from qapgen.models.base import QAPModule, Vocabulary
-from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss, shift_right
+from qapgen.models.base import (
+    GenerationOptions,
+    PairCandidate,
+    QAPModule,
+    Vocabulary,
+    best_pairs,
+    group_candidates,
+)
+from qapgen.models.seq2seq import seq2seq_candidates, seq2seq_loss, shift_right
 
 # The gold answer as an encoder input of stage 2 during training.
 GOLD_ANSWER_INPUT = TextFeature("gold_answer", "{answer}", "input", "answer")
@@ -71,29 +78,50 @@ class T5A2QG(QAPModule):
         }
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return best_pairs(self.generate_candidates(batch, score=False))
+
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
+    ) -> list[list[PairCandidate]]:
+        """K answers from stage 1 (beam n-best or samples, optionally limited to the
+        context), then stage 2's question for each generated answer."""
+        options = options or GenerationOptions()
+        hp = self.hparams
         context_ids, context_mask = batch["input_ids"], batch["input_attention_mask"]
-        answer_ids = seq2seq_generate(
+        search = {"num_beams": hp.num_beams, "do_sample": options.do_sample, "top_p": options.top_p}
+        answers = seq2seq_candidates(
             self.answer_model,
             context_ids,
             context_mask,
             start_token_id=self.answer_start_token_id,
-            max_length=self.hparams.max_answer_length,
-            num_beams=self.hparams.num_beams,
-        )  # (B, T_a), </s> then padding
-        answer_mask = (answer_ids != self.pad_token_id).long()
+            max_length=hp.max_answer_length,
+            num_return_sequences=options.num_return_sequences,
+            constraint=self.context_constraint(batch) if options.answer_in_context else None,
+            score=score,
+            **search,
+        )  # (B*K, T_a), </s> then padding
+        rows = answers.rows
+        answer_mask = (answers.ids != self.pad_token_id).long()
         embeds, mask = self.question_encoder_inputs(
-            answer_ids, answer_mask, context_ids, context_mask
+            answers.ids, answer_mask, context_ids[rows], context_mask[rows]
         )
-        question_ids = seq2seq_generate(
+        questions = seq2seq_candidates(
             self.question_model,
             None,
             mask,
             inputs_embeds=embeds,
             start_token_id=self.question_start_token_id,
-            max_length=self.hparams.max_question_length,
-            num_beams=self.hparams.num_beams,
+            max_length=hp.max_question_length,
+            score=score,
+            **search,
         )
-        return {"answer": self.decode(answer_ids), "question": self.decode(question_ids)}
+        return group_candidates(
+            self.decode(answers.ids),
+            self.decode(questions.ids),
+            answers.scores(),
+            questions.scores(),
+            options.num_return_sequences,
+        )
 
     def question_encoder_inputs(
         self,

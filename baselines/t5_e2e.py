@@ -4,7 +4,8 @@ separator, then the question, as one sequence.
 Answer first, as in the blog post: "context -> answer" and "context + answer -> question"
 are easier than the other order. The separator is the T5 sentinel ``<extra_id_2>`` (0 and 1
 are the answer and question start tokens). The blog samples answers for diversity; here the
-whole sequence is beam-searched like every other model, so that scores compare.
+whole sequence is beam-searched like every other model, so that scores compare
+(``qapgen generate --sample`` samples it).
 """
 
 from __future__ import annotations
@@ -14,8 +15,15 @@ from typing import Any
 import torch
 
 from qapgen.data.features import CONTEXT_INPUT, TextFeature
-from qapgen.models.base import QAPModule, Vocabulary
-from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+from qapgen.models.base import (
+    GenerationOptions,
+    PairCandidate,
+    QAPModule,
+    Vocabulary,
+    best_pairs,
+    group_candidates,
+)
+from qapgen.models.seq2seq import seq2seq_candidates, seq2seq_loss
 
 SEPARATOR_TOKEN = "<extra_id_2>"
 # No spaces around the separator: the target is then exactly the answer's tokens, the
@@ -34,6 +42,20 @@ def split_pair(token_ids: list[int], separator_id: int) -> tuple[list[int], list
         return token_ids, []
     cut = token_ids.index(separator_id)
     return token_ids[:cut], token_ids[cut + 1 :]
+
+
+def split_log_probs(
+    token_ids: torch.Tensor, token_log_probs: torch.Tensor, separator_id: int
+) -> tuple[list[float], list[float]]:
+    """Per sequence (B, T), the log-probability of the answer part (up to and including the
+    first separator; everything when there is none) and of the question part after it."""
+    is_separator = token_ids == separator_id
+    length = token_ids.size(1)
+    cut = torch.where(is_separator.any(dim=1), is_separator.int().argmax(dim=1), length)
+    in_answer = torch.arange(length, device=token_ids.device)[None, :] <= cut[:, None]
+    answer = (token_log_probs * in_answer).sum(dim=1)
+    question = (token_log_probs * ~in_answer).sum(dim=1)
+    return answer.tolist(), question.tolist()
 
 
 class T5E2E(QAPModule):
@@ -62,16 +84,47 @@ class T5E2E(QAPModule):
         return {"loss": loss}
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        return best_pairs(self.generate_candidates(batch, score=False))
+
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
+    ) -> list[list[PairCandidate]]:
+        """K whole "answer <extra_id_2> question" sequences (beam n-best or samples). With
+        ``answer_in_context`` the part before the separator must be a token sequence of
+        the context; the question after it is free. A sequence's log-probability is split
+        at the separator: the answer's score counts the tokens up to and including it."""
+        options = options or GenerationOptions()
         hp = self.hparams
-        pair_ids = seq2seq_generate(
+        separator_id = self.tokenizer.convert_tokens_to_ids(SEPARATOR_TOKEN)
+        constraint = (
+            self.context_constraint(
+                batch,
+                answer_end_token_id=separator_id,
+                vocab_size=self.backbone.config.vocab_size,
+            )
+            if options.answer_in_context
+            else None
+        )
+        sequences = seq2seq_candidates(
             self.backbone,
             batch["input_ids"],
             batch["input_attention_mask"],
             start_token_id=self.start_token_id,
             max_length=hp.max_answer_length + 1 + hp.max_question_length,
             num_beams=hp.num_beams,
+            num_return_sequences=options.num_return_sequences,
+            do_sample=options.do_sample,
+            top_p=options.top_p,
+            constraint=constraint,
+            score=score,
         )
-        return self.parse_pairs(pair_ids)
+        texts = self.parse_pairs(sequences.ids)
+        scores = (None, None)
+        if score:
+            scores = split_log_probs(sequences.ids, sequences.token_log_probs, separator_id)
+        return group_candidates(
+            texts["answer"], texts["question"], *scores, options.num_return_sequences
+        )
 
     def parse_pairs(self, pair_ids: torch.Tensor) -> dict[str, list[str]]:
         """Generated ids (B, T) -> {"answer": [...], "question": [...]} (see ``split_pair``);

@@ -24,8 +24,15 @@ from typing import Any
 import torch
 
 from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT, QUESTION_TARGET
-from qapgen.models.base import QAPModule, Vocabulary
-from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
+from qapgen.models.base import (
+    GenerationOptions,
+    PairCandidate,
+    QAPModule,
+    Vocabulary,
+    best_pairs,
+    group_candidates,
+)
+from qapgen.models.seq2seq import seq2seq_candidates, seq2seq_loss
 
 PHASES = ("question", "answer")
 
@@ -106,19 +113,42 @@ class T5MPQG(QAPModule):
         return {"loss": loss, **losses}
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
-        return {
-            task: self.decode(
-                seq2seq_generate(
-                    self.backbone,
-                    batch["input_ids"],
-                    batch["input_attention_mask"],
-                    start_token_id=self.start_token_ids[task],
-                    max_length=self.hparams[f"max_{task}_length"],
-                    num_beams=self.hparams.num_beams,
-                )
+        return best_pairs(self.generate_candidates(batch, score=False))
+
+    def generate_candidates(
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
+    ) -> list[list[PairCandidate]]:
+        """K answers and K questions, each decoded from the context alone (the model does
+        not condition one on the other), paired by rank: the k-th answer with the k-th
+        question. ``answer_in_context`` limits the answers only."""
+        options = options or GenerationOptions()
+        outputs = {
+            task: seq2seq_candidates(
+                self.backbone,
+                batch["input_ids"],
+                batch["input_attention_mask"],
+                start_token_id=self.start_token_ids[task],
+                max_length=self.hparams[f"max_{task}_length"],
+                num_beams=self.hparams.num_beams,
+                num_return_sequences=options.num_return_sequences,
+                do_sample=options.do_sample,
+                top_p=options.top_p,
+                constraint=(
+                    self.context_constraint(batch)
+                    if task == "answer" and options.answer_in_context
+                    else None
+                ),
+                score=score,
             )
             for task in self.tasks
         }
+        return group_candidates(
+            self.decode(outputs["answer"].ids),
+            self.decode(outputs["question"].ids),
+            outputs["answer"].scores(),
+            outputs["question"].scores(),
+            options.num_return_sequences,
+        )
 
     def _task_loss(self, batch: dict[str, Any], task: str) -> torch.Tensor:
         return seq2seq_loss(

@@ -2,10 +2,11 @@
 
 Sentences are found with the data preparation's segmentation and encoded with the model's
 own input features (for IGJA-QAP, the sentence + ``</s>``), exactly as in training, then
-decoded in batches on the model's device. Every model whose tasks include both answers
-and questions works through ``generate_batch``; n-best lists, sampling, scores and answers
-constrained to the context need a model that implements ``generate_candidates``
-(IGJA-QAP does).
+decoded in batches on the model's device through the model's ``generate_candidates``:
+every pair model of the zoo returns K scored candidates per sentence from its own inference
+path (beam n-best or nucleus samples, answers optionally constrained to the context), and
+with default options exactly the pair that validation and test score. A model that defines
+only ``generate_batch`` gets plain generation and refuses the other options.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from qapgen.data.features import DEFAULT_FEATURES, Feature
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.metrics import TaskMetrics
 from qapgen.models.backbone import load_backbone
+from qapgen.models.constraints import ContextSpanConstraint
 from qapgen.performance import compile_losses
 
 STAGES = ("val", "test")
@@ -184,13 +185,14 @@ class QAPModule(L.LightningModule):
         raise TypeError(f"{type(self).__name__} must define generate_batch(batch)")
 
     def generate_candidates(
-        self, batch: dict[str, Any], options: GenerationOptions | None = None
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
     ) -> list[list[PairCandidate]]:
-        """Candidate (answer, question) pairs per input row, best first.
+        """Candidate (answer, question) pairs per input row, best first, with their sequence
+        log-probabilities (``score=False`` leaves them None and saves the scoring pass).
 
         The base serves only the default options, through ``generate_batch`` (one pair per
         row, no scores); a model that can return n-best lists or samples, score them, or
-        constrain answers to the context overrides this.
+        constrain answers to the context overrides this (every pair model of the zoo does).
         """
         options = options or GenerationOptions()
         if not options.is_default:
@@ -203,6 +205,15 @@ class QAPModule(L.LightningModule):
             [PairCandidate(answer, question)]
             for answer, question in zip(outputs["answer"], outputs["question"], strict=True)
         ]
+
+    def context_constraint(self, batch: dict[str, Any], **kwargs: Any) -> ContextSpanConstraint:
+        """Decoding limited to token sequences of each row's context (``batch["contexts"]``
+        tokenized as the data's ``{context}`` input is); ``kwargs`` go to the constraint."""
+        contexts = self.tokenizer(list(batch["contexts"]), add_special_tokens=False)["input_ids"]
+        vocab = self.vocab
+        return ContextSpanConstraint(
+            contexts, eos_token_id=vocab.eos_token_id, pad_token_id=vocab.pad_token_id, **kwargs
+        )
 
     # -- construction --------------------------------------------------------------------
     def load_backbone(self, vocab: Vocabulary):
@@ -401,6 +412,39 @@ class QAPModule(L.LightningModule):
             text.strip()
             for text in self.tokenizer.batch_decode(token_ids, skip_special_tokens=True)
         ]
+
+
+def group_candidates(
+    answers: Sequence[str],
+    questions: Sequence[str],
+    answer_log_probs: Sequence[float] | None,
+    question_log_probs: Sequence[float] | None,
+    per_row: int,
+) -> list[list[PairCandidate]]:
+    """Flat, input-major candidate fields (row i*K + k is input i's k-th) -> K
+    ``PairCandidate``s per input."""
+    count = len(answers)
+    answer_log_probs = [None] * count if answer_log_probs is None else list(answer_log_probs)
+    question_log_probs = [None] * count if question_log_probs is None else list(question_log_probs)
+    flat = [
+        PairCandidate(answer, question, _float(answer_lp), _float(question_lp))
+        for answer, question, answer_lp, question_lp in zip(
+            answers, questions, answer_log_probs, question_log_probs, strict=True
+        )
+    ]
+    return [flat[start : start + per_row] for start in range(0, count, per_row)]
+
+
+def best_pairs(candidates: Sequence[Sequence[PairCandidate]]) -> dict[str, list[str]]:
+    """``generate_batch``'s output from each row's best candidate."""
+    return {
+        "answer": [row[0].answer for row in candidates],
+        "question": [row[0].question for row in candidates],
+    }
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:

@@ -35,7 +35,7 @@ class GeneratedPairs:
     question_scores: torch.Tensor | None  # (B,)
 
 
-class _CoreStepModel(PreTrainedModel, GenerationMixin):
+class CoreStepModel(PreTrainedModel, GenerationMixin):
     """Shared plumbing: a generate-able view of an `IGJAQAP` core (not registered as its submodule)."""
 
     main_input_name = "input_ids"
@@ -53,7 +53,7 @@ class _CoreStepModel(PreTrainedModel, GenerationMixin):
         return self.core.backbone.encoder
 
 
-class _AnswerStepModel(_CoreStepModel):
+class AnswerStepModel(CoreStepModel):
     def forward(
         self,
         decoder_input_ids: torch.Tensor,
@@ -75,7 +75,7 @@ class _AnswerStepModel(_CoreStepModel):
         return Seq2SeqLMOutput(logits=step.log_probs, past_key_values=step.past_key_values)
 
 
-class _QuestionStepModel(_CoreStepModel):
+class QuestionStepModel(CoreStepModel):
     def forward(
         self,
         decoder_input_ids: torch.Tensor,
@@ -133,7 +133,9 @@ def label_lengths(token_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
     return first_eos + 1
 
 
-def _strip_start(sequences: torch.Tensor, eos_token_id: int, pad_token_id: int) -> torch.Tensor:
+def strip_start_token(
+    sequences: torch.Tensor, eos_token_id: int, pad_token_id: int
+) -> torch.Tensor:
     """Drop the decoder start token and set everything after the first `</s>` to pad."""
     tokens = sequences[:, 1:]
     positions = torch.arange(tokens.size(1), device=tokens.device)
@@ -170,7 +172,7 @@ def generate_pairs(
         )
     encoder_states = core.encode(input_ids, attention_mask)  # (B, N, d)
 
-    answer_out = _AnswerStepModel(core).generate(
+    answer_out = AnswerStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         # a fresh wrapper per call: `generate` expands it for the beams in place
@@ -185,7 +187,9 @@ def generate_pairs(
             use_cache,
         ),
     )
-    answer_ids = _strip_start(answer_out.sequences, core.eos_token_id, core.pad_token_id)  # (B, La)
+    answer_ids = strip_start_token(
+        answer_out.sequences, core.eos_token_id, core.pad_token_id
+    )  # (B, La)
     answer_mask = (
         torch.arange(answer_ids.size(1), device=answer_ids.device)[None, :]
         < label_lengths(answer_ids, core.eos_token_id)[:, None]
@@ -196,7 +200,7 @@ def generate_pairs(
         answer_inputs, encoder_states, attention_mask, input_ids
     ).hidden_states  # (B, La, d): h^a_dec
 
-    question_out = _QuestionStepModel(core).generate(
+    question_out = QuestionStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
@@ -213,7 +217,9 @@ def generate_pairs(
     )
     return GeneratedPairs(
         answer_ids=answer_ids,
-        question_ids=_strip_start(question_out.sequences, core.eos_token_id, core.pad_token_id),
+        question_ids=strip_start_token(
+            question_out.sequences, core.eos_token_id, core.pad_token_id
+        ),
         answer_scores=getattr(answer_out, "sequences_scores", None),
         question_scores=getattr(question_out, "sequences_scores", None),
     )

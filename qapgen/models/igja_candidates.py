@@ -15,13 +15,13 @@ import torch
 from transformers import GenerationConfig
 from transformers.modeling_outputs import BaseModelOutput
 
-from qapgen.generate.constraints import ContextSpanConstraint
 from qapgen.models.base import GenerationOptions
+from qapgen.models.constraints import ContextSpanConstraint
 from qapgen.models.generation import (
-    _AnswerStepModel,
-    _QuestionStepModel,
-    _strip_start,
+    AnswerStepModel,
+    QuestionStepModel,
     label_lengths,
+    strip_start_token,
 )
 from qapgen.models.igja_qap import IGJAQAP
 
@@ -106,7 +106,7 @@ def generate_candidates(
         if options.answer_in_context
         else None
     )
-    answer_out = _AnswerStepModel(core).generate(
+    answer_out = AnswerStepModel(core).generate(
         input_ids=source_ids,
         attention_mask=source_mask,
         encoder_outputs=BaseModelOutput(last_hidden_state=source_states),
@@ -122,7 +122,7 @@ def generate_candidates(
         ),
     )
     eos, pad = core.eos_token_id, core.pad_token_id
-    answer_ids = _strip_start(answer_out.sequences, eos, pad)  # (B*K, La)
+    answer_ids = strip_start_token(answer_out.sequences, eos, pad)  # (B*K, La)
     input_ids, attention_mask, encoder_states = (
         input_ids[rows],
         attention_mask[rows],
@@ -139,7 +139,7 @@ def generate_candidates(
         attention_mask,
         input_ids,
     )
-    question_out = _QuestionStepModel(core).generate(
+    question_out = QuestionStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
@@ -154,7 +154,7 @@ def generate_candidates(
             options=options,
         ),
     )
-    question_ids = _strip_start(question_out.sequences, eos, pad)  # (B*K, Lq)
+    question_ids = strip_start_token(question_out.sequences, eos, pad)  # (B*K, Lq)
     question_step = core.decode_question(
         torch.cat([question_out.sequences[:, :1], question_ids[:, :-1]], dim=1),
         encoder_states,

@@ -11,8 +11,14 @@ from typing import Any, Literal
 
 import torch
 
-from qapgen.generate.igja_candidates import generate_candidates
-from qapgen.models.base import GenerationOptions, PairCandidate, QAPModule, Vocabulary
+from qapgen.models.base import (
+    GenerationOptions,
+    PairCandidate,
+    QAPModule,
+    Vocabulary,
+    group_candidates,
+)
+from qapgen.models.igja_candidates import generate_candidates
 from qapgen.models.igja_qap import IGJAQAP
 
 
@@ -84,10 +90,11 @@ class IGJAQAPModule(QAPModule):
         }
 
     def generate_candidates(
-        self, batch: dict[str, Any], options: GenerationOptions | None = None
+        self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
     ) -> list[list[PairCandidate]]:
         """K scored pairs per input: K answers (beam n-best or nucleus samples, optionally
-        constrained to the context), then a gated question for each answer."""
+        constrained to the context), then a gated question for each answer (always scored:
+        the answer states come from the same teacher-forced pass)."""
         options = options or GenerationOptions()
         vocab = self.vocab
         special = (
@@ -103,17 +110,10 @@ class IGJAQAPModule(QAPModule):
             num_beams=self.hparams.num_beams,
             special_token_ids=special,
         )
-        answers = self.decode(out.answer_ids)
-        questions = self.decode(out.question_ids)
-        k = options.num_return_sequences
-        candidates = [
-            PairCandidate(answer, question, float(answer_lp), float(question_lp))
-            for answer, question, answer_lp, question_lp in zip(
-                answers,
-                questions,
-                out.answer_log_probs.tolist(),
-                out.question_log_probs.tolist(),
-                strict=True,
-            )
-        ]
-        return [candidates[row * k : (row + 1) * k] for row in range(len(batch["input_ids"]))]
+        return group_candidates(
+            self.decode(out.answer_ids),
+            self.decode(out.question_ids),
+            out.answer_log_probs.tolist(),
+            out.question_log_probs.tolist(),
+            options.num_return_sequences,
+        )

@@ -7,11 +7,13 @@ the decoder side, and single-task baselines start their decoder the same way IGJ
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from transformers import T5ForConditionalGeneration
 
 from qapgen.data.features import IGNORE_INDEX
-from qapgen.generate.constraints import ContextSpanConstraint
+from qapgen.models.constraints import ContextSpanConstraint
 
 
 def shift_right(labels: torch.Tensor, start_token_id: int, pad_token_id: int) -> torch.Tensor:
@@ -43,48 +45,49 @@ def seq2seq_loss(
 @torch.no_grad()
 def seq2seq_generate(
     backbone: T5ForConditionalGeneration,
-    input_ids: torch.Tensor,
+    input_ids: torch.Tensor | None,
     attention_mask: torch.Tensor,
     *,
     start_token_id: int,
     max_length: int,
     num_beams: int = 4,
-    **generate_kwargs,
+    inputs_embeds: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Beam search with transformers' ``generate``; returns ids without the start token."""
-    sequences = _generate(
-        backbone, input_ids, attention_mask, start_token_id, max_length,
-        num_beams=num_beams, do_sample=False, **generate_kwargs,
-    )  # fmt: skip
-    return sequences[:, 1:]
+    """Beam search with transformers' ``generate``; returns ids (B, T) without the start
+    token, padded after ``</s>``."""
+    return seq2seq_candidates(
+        backbone, input_ids, attention_mask,
+        start_token_id=start_token_id, max_length=max_length, num_beams=num_beams,
+        inputs_embeds=inputs_embeds, score=False,
+    ).ids  # fmt: skip
 
 
-def _generate(
-    backbone: T5ForConditionalGeneration,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    start_token_id: int,
-    max_length: int,
-    **search,
-) -> torch.Tensor:
-    """``generate`` from the task's start token, with the backbone's eos and pad ids."""
-    config = backbone.config
-    return backbone.generate(
-        input_ids=input_ids,
-        attention_mask=attention_mask,
-        decoder_start_token_id=start_token_id,
-        bos_token_id=start_token_id,
-        eos_token_id=config.eos_token_id,
-        pad_token_id=config.pad_token_id,
-        max_new_tokens=max_length,
-        **search,
-    )
+@dataclass
+class Seq2SeqCandidates:
+    """K outputs per input, rows input-major: row i*K + k is input i's k-th (best first
+    under beam search)."""
+
+    ids: torch.Tensor  # (B*K, T) without the start token, pad after the first </s>
+    rows: torch.Tensor  # (B*K,) the input row each output belongs to
+    # (B*K, T) log p of each token given the ones before it, 0 after </s>; None unscored
+    token_log_probs: torch.Tensor | None
+
+    @property
+    def log_probs(self) -> torch.Tensor:
+        """Sequence log-probabilities (B*K,): the sum over tokens up to and including ``</s>``."""
+        if self.token_log_probs is None:
+            raise ValueError("these candidates were generated with score=False")
+        return self.token_log_probs.sum(dim=1)
+
+    def scores(self) -> list[float] | None:
+        """``log_probs`` as floats, or None when generated with ``score=False``."""
+        return None if self.token_log_probs is None else self.log_probs.tolist()
 
 
 @torch.no_grad()
 def seq2seq_candidates(
     backbone: T5ForConditionalGeneration,
-    input_ids: torch.Tensor,
+    input_ids: torch.Tensor | None,
     attention_mask: torch.Tensor,
     *,
     start_token_id: int,
@@ -93,50 +96,58 @@ def seq2seq_candidates(
     num_return_sequences: int = 1,
     do_sample: bool = False,
     top_p: float = 1.0,
-    allowed_context_ids: list[list[int]] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """K outputs per input (beam n-best or nucleus samples) with their log-probabilities.
+    constraint: ContextSpanConstraint | None = None,
+    inputs_embeds: torch.Tensor | None = None,
+    score: bool = True,
+) -> Seq2SeqCandidates:
+    """K outputs per input (beam n-best or nucleus samples), scored by a teacher-forced pass.
 
-    Returns ids (B*K, T) without the start token, rows input-major, padded after ``</s>``,
-    and each row's sequence log-probability (B*K,): the sum over its tokens up to and
-    including ``</s>``, from a teacher-forced pass. ``allowed_context_ids`` (per input, the
-    context's token ids) limits outputs to token sequences of that context (then ``</s>``).
+    The encoder reads ``input_ids`` or, when given, ``inputs_embeds`` (B, N, d).
+    ``constraint`` (one row per input) limits outputs to token sequences of each input's
+    context. ``score=False`` skips the scoring pass (plain beam search for evaluation).
     """
     config = backbone.config
     k = num_return_sequences
+    batch_size = attention_mask.size(0)
+    rows = torch.arange(batch_size, device=attention_mask.device).repeat_interleave(k)
+    encoder_inputs = {"input_ids": input_ids, "inputs_embeds": inputs_embeds}
     if do_sample:
         # K rows of one sample each, so that a row index is also the constraint's
-        rows = torch.arange(input_ids.size(0), device=input_ids.device).repeat_interleave(k)
-        input_ids, attention_mask = input_ids[rows], attention_mask[rows]
-        if allowed_context_ids is not None:
-            allowed_context_ids = [allowed_context_ids[i] for i in rows.tolist()]
-    constraint = (
-        None
-        if allowed_context_ids is None
-        else ContextSpanConstraint(
-            allowed_context_ids, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id
-        )
-    )
-    search = (
-        {"do_sample": True, "top_p": top_p, "top_k": 0, "num_beams": 1}
-        if do_sample
-        else {"do_sample": False, "num_beams": max(num_beams, k), "num_return_sequences": k}
-    )
-    sequences = _generate(
-        backbone, input_ids, attention_mask, start_token_id, max_length,
-        prefix_allowed_tokens_fn=constraint, **search,
-    )  # fmt: skip
+        encoder_inputs = {
+            name: None if value is None else value[rows] for name, value in encoder_inputs.items()
+        }
+        attention_mask = attention_mask[rows]
+        if constraint is not None:
+            constraint = constraint.for_rows(rows.tolist())
+        search = {"do_sample": True, "top_p": top_p, "top_k": 0, "num_beams": 1}
+    else:
+        search = {"do_sample": False, "num_beams": max(num_beams, k), "num_return_sequences": k}
+    sequences = backbone.generate(
+        **encoder_inputs,
+        attention_mask=attention_mask,
+        decoder_start_token_id=start_token_id,
+        bos_token_id=start_token_id,
+        eos_token_id=config.eos_token_id,
+        pad_token_id=config.pad_token_id,
+        max_new_tokens=max_length,
+        prefix_allowed_tokens_fn=constraint,
+        **search,
+    )  # (B*K, 1 + T)
     outputs = sequences[:, 1:]
-    if not do_sample:
-        rows = torch.arange(input_ids.size(0), device=input_ids.device).repeat_interleave(k)
-        input_ids, attention_mask = input_ids[rows], attention_mask[rows]
-    logits = backbone(
-        input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=sequences[:, :-1]
-    ).logits  # (B*K, T, V)
-    log_probs = torch.log_softmax(logits.float(), dim=-1)
-    picked = log_probs.gather(-1, outputs.unsqueeze(-1)).squeeze(-1)  # (B*K, T)
     is_eos = outputs == config.eos_token_id
     ends = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), outputs.size(1) - 1)
     keep = torch.arange(outputs.size(1), device=outputs.device)[None, :] <= ends[:, None]
     outputs = outputs.masked_fill(~keep, config.pad_token_id)
-    return outputs, (picked * keep).sum(dim=1)
+    if not score:
+        return Seq2SeqCandidates(outputs, rows, None)
+    if not do_sample:
+        encoder_inputs = {
+            name: None if value is None else value[rows] for name, value in encoder_inputs.items()
+        }
+        attention_mask = attention_mask[rows]
+    logits = backbone(
+        **encoder_inputs, attention_mask=attention_mask, decoder_input_ids=sequences[:, :-1]
+    ).logits  # (B*K, T, V)
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    picked = log_probs.gather(-1, outputs.unsqueeze(-1)).squeeze(-1)  # (B*K, T)
+    return Seq2SeqCandidates(outputs, rows, picked * keep)

@@ -108,11 +108,76 @@ def best_spans(
     """Highest start + end score with start ≤ end < start + max_span_length. -> starts, ends (B,)"""
     length = start_logits.size(1)
     scores = start_logits[:, :, None] + end_logits[:, None, :]  # (B, N start, N end)
-    offset = torch.arange(length, device=scores.device)
-    width = offset[None, :] - offset[:, None]  # end - start
-    allowed = (width >= 0) & (width < max_span_length)
+    allowed = _allowed_spans(length, scores.device, max_span_length)
     flat = scores.masked_fill(~allowed, float("-inf")).flatten(1).argmax(dim=1)
     return flat // length, flat % length
+
+
+def _allowed_spans(length: int, device: torch.device, max_span_length: int) -> torch.Tensor:
+    """(N start, N end) True where start ≤ end < start + max_span_length."""
+    offset = torch.arange(length, device=device)
+    width = offset[None, :] - offset[:, None]  # end - start
+    return (width >= 0) & (width < max_span_length)
+
+
+def span_log_probs(
+    start_logits: torch.Tensor, end_logits: torch.Tensor, max_span_length: int
+) -> torch.Tensor:
+    """log p(start) + log p(end) of every span (B, N start, N end), the heads' independent
+    softmaxes; -inf for spans that end before they start or are too long."""
+    start = torch.log_softmax(start_logits.float(), dim=-1).nan_to_num(nan=float("-inf"))
+    end = torch.log_softmax(end_logits.float(), dim=-1).nan_to_num(nan=float("-inf"))
+    scores = start[:, :, None] + end[:, None, :]
+    allowed = _allowed_spans(scores.size(1), scores.device, max_span_length)
+    return scores.masked_fill(~allowed, float("-inf"))
+
+
+@dataclass
+class SpanCandidates:
+    starts: torch.Tensor  # (B, K) token positions, -100 where a row has fewer than K spans
+    ends: torch.Tensor  # (B, K) inclusive
+    log_probs: torch.Tensor  # (B, K) log p(start) + log p(end); -inf where there is no span
+
+
+def top_spans(
+    start_logits: torch.Tensor,
+    end_logits: torch.Tensor,
+    max_span_length: int,
+    k: int,
+    *,
+    do_sample: bool = False,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> SpanCandidates:
+    """K spans per row: the K most probable (best first, the first being ``best_spans``'), or
+    K draws from the nucleus (the most probable spans holding ``top_p`` of the mass, which
+    ``torch.multinomial`` samples with replacement from the global or given generator)."""
+    scores = span_log_probs(start_logits, end_logits, max_span_length).flatten(1)  # (B, N*N)
+    length = start_logits.size(1)
+    if do_sample:
+        probs = scores.exp()
+        sorted_probs, order = probs.sort(dim=1, descending=True)
+        # keep a span while the mass before it is below top_p (so the first always stays)
+        before = sorted_probs.cumsum(dim=1) - sorted_probs
+        nucleus = torch.zeros_like(probs).scatter(1, order, (before < top_p).to(probs.dtype))
+        weights = probs * nucleus
+        empty = weights.sum(dim=1) == 0  # a row with no valid span at all
+        weights[empty] = 1.0
+        flat = torch.multinomial(weights, k, replacement=True, generator=generator)
+        flat_scores = scores.gather(1, flat)
+        flat_scores[empty] = float("-inf")
+    else:
+        flat_scores, flat = scores.topk(min(k, scores.size(1)), dim=1)
+        if flat.size(1) < k:  # fewer candidate spans than asked for: pad with "no span"
+            pad = k - flat.size(1)
+            flat = torch.cat([flat, flat.new_zeros(flat.size(0), pad)], dim=1)
+            flat_scores = torch.cat(
+                [flat_scores, flat_scores.new_full((flat.size(0), pad), float("-inf"))], dim=1
+            )
+    missing = flat_scores.isinf()
+    starts = (flat // length).masked_fill(missing, IGNORE_INDEX)
+    ends = (flat % length).masked_fill(missing, IGNORE_INDEX)
+    return SpanCandidates(starts, ends, flat_scores)
 
 
 def span_texts(

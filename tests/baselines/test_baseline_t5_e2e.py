@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.t5_e2e import SEPARATOR_TOKEN, T5E2E, split_pair
+from baselines.t5_e2e import SEPARATOR_TOKEN, T5E2E, split_log_probs, split_pair
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.seq2seq import seq2seq_loss
 from zoo_testing import (
@@ -45,6 +45,15 @@ def test_target_is_answer_separator_question(fixture_tokenizer):
 )
 def test_split_pair_at_the_first_separator(ids, answer, question):
     assert split_pair(ids, separator_id=9) == (answer, question)
+
+
+def test_a_sequence_score_splits_at_the_first_separator():
+    separator = 9
+    ids = torch.tensor([[5, separator, 6, 1, 0], [5, 6, 1, 0, 0]])
+    token_log_probs = torch.tensor([[-1.0, -0.5, -2.0, -0.25, 0.0], [-1.0, -2.0, -3.0, 0.0, 0.0]])
+    answers, questions = split_log_probs(ids, token_log_probs, separator)
+    # the separator closes the answer; the question is the rest, up to </s>
+    assert answers == [-1.5, -6.0] and questions == [-2.25, 0.0]
 
 
 def test_parse_pairs_decodes_both_parts_and_handles_a_missing_separator(fixture_tokenizer):

@@ -8,13 +8,16 @@ from dataclasses import asdict
 import pytest
 import torch
 
+from baselines.t5_mpqg import T5MPQG
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.export import LoadedModel, ModelLoadError
 from qapgen.generate import ConsistencyFilter, Document, GeneratedPair, QAPGenerator, token_f1
 from qapgen.generate.sentences import Sentence
-from qapgen.models.base import GenerationNotSupportedError, Vocabulary
+from qapgen.models.base import GenerationNotSupportedError, GenerationOptions, QAPModule, Vocabulary
+from qapgen.models.constraints import ContextSpanConstraint
 
 TEXT = "Paris is the capital of France. It lies on the Seine.\n\nRome is old."
+SENTENCES = ["Paris is the capital of France.", "It lies on the Seine.", "Rome is old."]
 # Every model of the zoo whose tasks include answers and questions.
 PAIR_MODELS = [
     "qapgen.models.igja_qap_module.IGJAQAPModule",
@@ -25,26 +28,28 @@ PAIR_MODELS = [
     "baselines.onestop.OneStopModule",
     "baselines.info_qap.InfoQAPModule",
 ]
+# Their answers are extracted spans of the context.
+SPAN_MODELS = ["baselines.onestop.OneStopModule", "baselines.info_qap.InfoQAPModule"]
 
 
-def tiny(class_path, tokenizer, **kwargs) -> LoadedModel:
-    """A random-init tiny model of ``class_path`` ready for inference."""
+def tiny(class_path, tokenizer, cls=None, **kwargs) -> LoadedModel:
+    """A random-init tiny model of ``class_path`` (or of ``cls``) ready for inference."""
     module, _, name = class_path.rpartition(".")
-    cls = getattr(importlib.import_module(module), name)
+    cls = cls or getattr(importlib.import_module(module), name)
     answer_start, question_start = start_token_ids(tokenizer)
     vocab = Vocabulary(
         len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, answer_start, question_start
     )
     torch.manual_seed(0)
-    model = cls(
-        backbone_size="tiny",
-        meteor="none",
-        num_beams=2,
-        max_answer_length=6,
-        max_question_length=6,
-        vocab=asdict(vocab),
+    init_args = {
+        "backbone_size": "tiny",
+        "meteor": "none",
+        "num_beams": 2,
+        "max_answer_length": 6,
+        "max_question_length": 6,
         **kwargs,
-    )
+    }
+    model = cls(**init_args, vocab=asdict(vocab))
     model.configure_model()
     model.tokenizer = tokenizer
     return LoadedModel(model.eval(), tokenizer, class_path, max_source_length=64)
@@ -56,19 +61,101 @@ def test_every_pair_model_generates_through_its_own_inference_path(fixture_token
     pairs = generator.generate(TEXT)
     assert all(isinstance(p, GeneratedPair) for p in pairs)
     assert generator.summary.segments.sentences == 3
-    sentences = ["Paris is the capital of France.", "It lies on the Seine.", "Rome is old."]
     for pair in pairs:
         assert pair.document == "text-0"
-        assert pair.sentence == sentences[pair.sentence_index]
+        assert pair.sentence == SENTENCES[pair.sentence_index]
         assert pair.rank == 0
 
 
-def test_models_without_candidate_decoding_refuse_diversity_options(fixture_tokenizer):
-    generator = QAPGenerator(tiny("baselines.t5_mpqg.T5MPQG", fixture_tokenizer))
+def test_a_model_without_candidate_decoding_refuses_diversity_options(fixture_tokenizer):
+    # A user's model that defines only generate_batch gets the base's plain path.
+    class PlainPairs(T5MPQG):
+        generate_candidates = QAPModule.generate_candidates
+
+        def generate_batch(self, batch):
+            return {
+                "answer": ["Paris"] * len(batch["ids"]),
+                "question": ["Where?"] * len(batch["ids"]),
+            }
+
+    generator = QAPGenerator(tiny("baselines.t5_mpqg.T5MPQG", fixture_tokenizer, cls=PlainPairs))
+    assert generator.generate(TEXT)  # plain generation works
     with pytest.raises(GenerationNotSupportedError, match="not supported for this model"):
         generator.generate(TEXT, pairs_per_sentence=2)
     with pytest.raises(GenerationNotSupportedError):
         generator.generate(TEXT, answer_in_context=True)
+
+
+@pytest.mark.parametrize("class_path", PAIR_MODELS, ids=lambda p: p.rsplit(".", 1)[-1])
+def test_default_candidates_are_what_evaluation_scores(fixture_tokenizer, class_path):
+    # qapgen generate decodes through generate_candidates, validation and test through
+    # generate_batch: with default options the pairs must be the same.
+    generator = QAPGenerator(tiny(class_path, fixture_tokenizer))
+    batch = generator._encode([Sentence("d", i, t) for i, t in enumerate(SENTENCES)])
+    expected = generator.model.generate_batch(batch)
+    candidates = generator.model.generate_candidates(batch)
+    assert [len(row) for row in candidates] == [1, 1, 1]
+    assert [row[0].answer for row in candidates] == expected["answer"]
+    assert [row[0].question for row in candidates] == expected["question"]
+    for (candidate,) in candidates:
+        assert candidate.question_log_prob <= 0 and candidate.answer_log_prob <= 0
+
+
+@pytest.mark.parametrize("class_path", PAIR_MODELS, ids=lambda p: p.rsplit(".", 1)[-1])
+def test_every_pair_model_gives_k_distinct_scored_pairs(fixture_tokenizer, class_path):
+    # as many beams as candidates, so that the n-best list is a plain search's beams
+    generator = QAPGenerator(tiny(class_path, fixture_tokenizer, num_beams=3))
+    batch = generator._encode([Sentence("d", i, t) for i, t in enumerate(SENTENCES)])
+    for do_sample in (False, True):
+        candidates = generator.model.generate_candidates(
+            batch, GenerationOptions(num_return_sequences=3, do_sample=do_sample, top_p=0.9)
+        )
+        assert [len(row) for row in candidates] == [3, 3, 3]
+        if not do_sample:
+            # beam n-best: the best candidate is the plain beam-searched pair
+            expected = generator.model.generate_batch(batch)
+            assert [row[0].question for row in candidates] == expected["question"]
+            assert [row[0].answer for row in candidates] == expected["answer"]
+    pairs = generator.generate(TEXT, pairs_per_sentence=3)
+    summary = generator.summary
+    assert len(pairs) + summary.duplicates_dropped + summary.empty_dropped == 3 * 3
+    for index in range(3):
+        group = [p for p in pairs if p.sentence_index == index]
+        assert [p.rank for p in group] == list(range(len(group)))
+        assert len({(p.question.lower(), p.answer.lower()) for p in group}) == len(group)
+
+
+@pytest.mark.parametrize("class_path", PAIR_MODELS, ids=lambda p: p.rsplit(".", 1)[-1])
+def test_every_pair_model_keeps_answers_in_context_when_asked(fixture_tokenizer, class_path):
+    generator = QAPGenerator(tiny(class_path, fixture_tokenizer))
+    for do_sample in (False, True):
+        pairs = generator.generate(
+            TEXT, pairs_per_sentence=2, answer_in_context=True, do_sample=do_sample
+        )
+        for pair in pairs:
+            assert _inside(pair.answer, pair.sentence, fixture_tokenizer), pair
+    if class_path in SPAN_MODELS:
+        return  # span answers are pieces of the context with or without the option
+    # the control, on the raw candidates (T5-E2E's free ones often lack a question and
+    # would be dropped): a random-init model's free answers leave the sentence
+    batch = generator._encode([Sentence("d", i, t) for i, t in enumerate(SENTENCES)])
+    free = generator.model.generate_candidates(batch, GenerationOptions(num_return_sequences=2))
+    assert any(
+        c.answer and not _inside(c.answer, sentence, fixture_tokenizer)
+        for sentence, row in zip(SENTENCES, free, strict=True)
+        for c in row
+    )
+
+
+@pytest.mark.parametrize("class_path", PAIR_MODELS, ids=lambda p: p.rsplit(".", 1)[-1])
+def test_sampled_pairs_repeat_with_the_seed(fixture_tokenizer, class_path):
+    generator = QAPGenerator(tiny(class_path, fixture_tokenizer))
+
+    def sample(seed):
+        torch.manual_seed(seed)
+        return generator.generate(TEXT, pairs_per_sentence=2, do_sample=True, top_p=0.9)
+
+    assert sample(3) == sample(3)
 
 
 def test_question_only_models_are_refused(fixture_tokenizer):
@@ -122,28 +209,29 @@ def test_consistency_filter_drops_or_flags_pairs_the_qa_model_answers_otherwise(
 ):
     loaded = QAPGenerator.from_pretrained(exported_model).loaded
     plain = QAPGenerator(loaded).generate(TEXT)
-    assert plain and any(p.sentence.startswith("Paris") for p in plain)
+    assert plain
+    # the QA model agrees with the first pair's sentence only (which sentences yield a pair
+    # depends on the briefly trained model)
+    agreeing = plain[0].sentence
     asked = []
 
-    def qa_agrees_on_the_first_sentence_only(contexts, questions):
+    def qa_agrees_on_one_sentence_only(contexts, questions):
         asked.extend(zip(contexts, questions, strict=True))
         answers = {p.sentence: p.answer for p in plain}
-        return [answers[c] if c.startswith("Paris") else "something else" for c in contexts]
+        return [answers[c] if c == agreeing else "something else" for c in contexts]
 
-    dropping = ConsistencyFilter(qa_agrees_on_the_first_sentence_only, 0.5)
+    dropping = ConsistencyFilter(qa_agrees_on_one_sentence_only, 0.5)
     kept = QAPGenerator(loaded).generate(TEXT, consistency=dropping)
     assert [(p.sentence, p.question) for p in plain] == asked
-    assert kept and all(p.sentence.startswith("Paris") and p.consistent for p in kept)
+    assert kept and all(p.sentence == agreeing and p.consistent for p in kept)
     assert all(p.consistency_f1 == 1.0 for p in kept)
 
-    flagging = ConsistencyFilter(qa_agrees_on_the_first_sentence_only, 0.5, keep_inconsistent=True)
+    flagging = ConsistencyFilter(qa_agrees_on_one_sentence_only, 0.5, keep_inconsistent=True)
     generator = QAPGenerator(loaded)
     flagged = generator.generate(TEXT, consistency=flagging)
     assert len(flagged) == len(plain)
-    assert generator.summary.inconsistent_flagged == sum(
-        not p.sentence.startswith("Paris") for p in plain
-    )
-    assert [p.consistent for p in flagged] == [p.sentence.startswith("Paris") for p in plain]
+    assert generator.summary.inconsistent_flagged == sum(p.sentence != agreeing for p in plain)
+    assert [p.consistent for p in flagged] == [p.sentence == agreeing for p in plain]
 
 
 def test_qa2qg_answers_the_generated_questions_for_the_filter(exported_model):
@@ -165,7 +253,7 @@ def test_seq2seq_candidates_n_best_samples_scores_and_constraint(fixture_tokeniz
         ["Paris is the capital of France.", "Rome is old."], padding=True, return_tensors="pt"
     )
     start, _ = start_token_ids(fixture_tokenizer)
-    ids, log_probs = seq2seq_candidates(
+    out = seq2seq_candidates(
         backbone,
         encoded["input_ids"],
         encoded["attention_mask"],
@@ -174,6 +262,8 @@ def test_seq2seq_candidates_n_best_samples_scores_and_constraint(fixture_tokeniz
         num_beams=2,
         num_return_sequences=3,
     )
+    ids, log_probs = out.ids, out.log_probs
+    assert out.rows.tolist() == [0, 0, 0, 1, 1, 1]
     assert ids.size(0) == log_probs.size(0) == 6
     assert (log_probs <= 0).all()
     for row in range(2):
@@ -196,20 +286,20 @@ def test_seq2seq_candidates_n_best_samples_scores_and_constraint(fixture_tokeniz
     steps = backbone.compute_transition_scores(
         greedy.sequences, greedy.scores, normalize_logits=True
     )
-    ids, log_probs = seq2seq_candidates(
+    log_probs = seq2seq_candidates(
         backbone,
         encoded["input_ids"],
         encoded["attention_mask"],
         start_token_id=start,
         max_length=5,
         num_beams=1,
-    )
+    ).log_probs
     finite = torch.where(greedy.sequences[:, 1:] == 0, 0.0, steps)
     assert torch.allclose(log_probs, finite.sum(dim=1), atol=1e-4)
 
     contexts = [[t for t in row if t not in (0, 1)] for row in encoded["input_ids"].tolist()]
     for do_sample in (False, True):
-        ids, _ = seq2seq_candidates(
+        ids = seq2seq_candidates(
             backbone,
             encoded["input_ids"],
             encoded["attention_mask"],
@@ -218,8 +308,8 @@ def test_seq2seq_candidates_n_best_samples_scores_and_constraint(fixture_tokeniz
             num_beams=2,
             num_return_sequences=2,
             do_sample=do_sample,
-            allowed_context_ids=contexts,
-        )
+            constraint=ContextSpanConstraint(contexts, eos_token_id=1, pad_token_id=0),
+        ).ids
         rows = [[t for t in row if t not in (0, 1)] for row in ids.tolist()]
         assert any(rows)
         for index, tokens in enumerate(rows):
