@@ -141,6 +141,27 @@ class RandomStateCheckpoint(L.Callback):
             self._pending = None
 
 
+class TrainLoaderStateRestore(L.Callback):
+    """Makes a resumed run load the training loader's checkpointed position (see
+    ``qapgen.data.resumable``) even when Lightning would drop it.
+
+    Lightning loads the saved loader states when it sets up the training data after
+    restoring the fit loop. A ``configure_optimizers`` that reads
+    ``trainer.estimated_stepping_batches`` (every LR schedule here) sets the data up before
+    that restore, and the states are then never loaded: the epoch restarts from its first
+    batch (Lightning issue #20550, open in 2.6). This finishes Lightning's own load at train
+    start, before the first batch is fetched; where Lightning already loaded them there is
+    nothing pending and it does nothing.
+    """
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        fit_loop = trainer.fit_loop
+        # Private names of Lightning's fix-up path; if they change this becomes a no-op and
+        # tests/training/test_training_resume.py fails.
+        if getattr(fit_loop, "_combined_loader_states_to_load", None):
+            fit_loop._load_combined_loader_states()
+
+
 def random_states() -> dict:
     """The global random states, in types that ``torch.load(weights_only=True)`` accepts
     (Lightning loads checkpoints so; numpy's state array becomes a list)."""

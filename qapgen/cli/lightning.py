@@ -17,7 +17,12 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 
 from qapgen.balance import OptimisationBalance
-from qapgen.callbacks import MetricsFile, NonFiniteLossGuard, RandomStateCheckpoint
+from qapgen.callbacks import (
+    MetricsFile,
+    NonFiniteLossGuard,
+    RandomStateCheckpoint,
+    TrainLoaderStateRestore,
+)
 from qapgen.data.datamodule import QAPDataModule
 from qapgen.models.base import QAPModule
 from qapgen.performance import CudaPerformance
@@ -116,6 +121,8 @@ def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningC
                 NonFiniteLossGuard(),
                 # Resumed runs continue with the random states of the checkpoint.
                 RandomStateCheckpoint(),
+                # ... and from the checkpoint's batch inside the epoch.
+                TrainLoaderStateRestore(),
             ]
         },
         parser_kwargs={"parser_mode": "omegaconf"},

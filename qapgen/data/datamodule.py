@@ -22,6 +22,7 @@ from qapgen.data.features import (
 )
 from qapgen.data.prepare import PreparedData, PrepareOptions, default_cache_dir, prepare
 from qapgen.data.records import QARecord
+from qapgen.data.resumable import ResumableDataLoader
 from qapgen.data.sampler import LengthGroupedSampler
 from qapgen.data.tokenizer import load_tokenizer, start_token_ids, train_tokenizer
 from qapgen.performance import bucket_width
@@ -218,7 +219,9 @@ class QAPDataModule(L.LightningDataModule):
         sampler = LengthGroupedSampler(lengths, batch_size, shuffle=shuffle, seed=self.seed)
         generator = torch.Generator()
         generator.manual_seed(self.seed)
-        return DataLoader(
+        # Only training resumes mid-epoch; evaluation loaders are unshuffled and restart whole.
+        loader_class = ResumableDataLoader if role == "train" else DataLoader
+        return loader_class(
             dataset,
             batch_size=batch_size,
             sampler=sampler,
@@ -233,7 +236,8 @@ class QAPDataModule(L.LightningDataModule):
             generator=generator,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableDataLoader:
+        """Shuffled by ``seed + epoch``; its state (epoch, batches taken) resumes mid-epoch."""
         return self._loader("train", self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

@@ -55,6 +55,18 @@ class LengthGroupedSampler(DistributedSampler):
         )
         self.batch_size = batch_size
         self.group_factor = group_factor
+        self._skip_once = 0
+
+    def resume_after(self, num_indices: int) -> None:
+        """Make the next iteration (only) leave out this rank's first ``num_indices`` indices.
+
+        Mid-epoch resume: the order is a function of ``seed + epoch``, so leaving out the
+        indices of the batches already trained on continues the epoch exactly, without
+        collating those batches again. Every rank skips the same count, which drops the
+        same leading global batches everywhere. ``len()`` stays the full epoch's, since
+        Lightning counts the restarted epoch's batches from its restored progress.
+        """
+        self._skip_once = num_indices
 
     def _global_order(self) -> list[int]:
         n = len(self.lengths)
@@ -80,7 +92,8 @@ class LengthGroupedSampler(DistributedSampler):
         total = math.ceil(len(order) / self.num_replicas) * self.num_replicas
         if len(order) < total:
             order += (order * math.ceil(total / max(len(order), 1)))[: total - len(order)]
-        return iter(order[self.rank : total : self.num_replicas])
+        skip, self._skip_once = self._skip_once, 0
+        return iter(order[self.rank : total : self.num_replicas][skip:])
 
     def __len__(self) -> int:
         return math.ceil(len(self.lengths) / self.num_replicas)
