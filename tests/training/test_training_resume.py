@@ -169,13 +169,8 @@ def uninterrupted(tmp_path_factory, cache_dir):
     return trainer, model
 
 
-def test_killed_and_resumed_run_ends_with_the_same_weights_and_metrics(
-    uninterrupted, cache_dir, tmp_path
-):
-    full_trainer, full_model = uninterrupted
-    trainer, model = run_interrupted(tmp_path, cache_dir, keep_random_state=True)
-
-    assert trainer.global_step == full_trainer.global_step == EPOCHS * 2
+def assert_same_weights_and_metrics(trainer, model, full_trainer, full_model) -> None:
+    """Bit-identical weights and identical logged metrics after the resumed run."""
     expected = full_model.state_dict()
     resumed = model.state_dict()
     assert resumed.keys() == expected.keys()
@@ -183,6 +178,16 @@ def test_killed_and_resumed_run_ends_with_the_same_weights_and_metrics(
     assert not different, f"weights differ after resume: {different[:5]}"
     for key in METRICS:
         assert trainer.callback_metrics[key] == full_trainer.callback_metrics[key], key
+
+
+def test_killed_and_resumed_run_ends_with_the_same_weights_and_metrics(
+    uninterrupted, cache_dir, tmp_path
+):
+    full_trainer, full_model = uninterrupted
+    trainer, model = run_interrupted(tmp_path, cache_dir, keep_random_state=True)
+
+    assert trainer.global_step == full_trainer.global_step == EPOCHS * 2
+    assert_same_weights_and_metrics(trainer, model, full_trainer, full_model)
 
 
 def test_without_the_random_state_resume_diverges(uninterrupted, cache_dir, tmp_path):
@@ -277,13 +282,7 @@ def test_killed_mid_epoch_and_resumed_run_ends_with_the_same_weights_and_metrics
     assert trainer.global_step == full_trainer.global_step == EPOCHS * 4
     lr = [t.optimizers[0].param_groups[0]["lr"] for t in (trainer, full_trainer)]
     assert lr[0] == lr[1]
-    expected = full_model.state_dict()
-    resumed = model.state_dict()
-    assert resumed.keys() == expected.keys()
-    different = [name for name in expected if not torch.equal(resumed[name], expected[name])]
-    assert not different, f"weights differ after resume: {different[:5]}"
-    for key in METRICS:
-        assert trainer.callback_metrics[key] == full_trainer.callback_metrics[key], key
+    assert_same_weights_and_metrics(trainer, model, full_trainer, full_model)
 
 
 def test_without_the_loader_state_mid_epoch_resume_diverges(
