@@ -14,6 +14,7 @@ from transformers import T5ForConditionalGeneration
 
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.constraints import ContextSpanConstraint
+from qapgen.models.generation import label_lengths, strip_start_token
 
 
 def shift_right(labels: torch.Tensor, start_token_id: int, pad_token_id: int) -> torch.Tensor:
@@ -51,14 +52,12 @@ def seq2seq_generate(
     start_token_id: int,
     max_length: int,
     num_beams: int = 4,
-    inputs_embeds: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Beam search with transformers' ``generate``; returns ids (B, T) without the start
     token, padded after ``</s>``."""
     return seq2seq_candidates(
         backbone, input_ids, attention_mask,
-        start_token_id=start_token_id, max_length=max_length, num_beams=num_beams,
-        inputs_embeds=inputs_embeds, score=False,
+        start_token_id=start_token_id, max_length=max_length, num_beams=num_beams, score=False,
     ).ids  # fmt: skip
 
 
@@ -113,10 +112,7 @@ def seq2seq_candidates(
     encoder_inputs = {"input_ids": input_ids, "inputs_embeds": inputs_embeds}
     if do_sample:
         # K rows of one sample each, so that a row index is also the constraint's
-        encoder_inputs = {
-            name: None if value is None else value[rows] for name, value in encoder_inputs.items()
-        }
-        attention_mask = attention_mask[rows]
+        encoder_inputs, attention_mask = _expand(encoder_inputs, attention_mask, rows)
         if constraint is not None:
             constraint = constraint.for_rows(rows.tolist())
         search = {"do_sample": True, "top_p": top_p, "top_k": 0, "num_beams": 1}
@@ -133,21 +129,24 @@ def seq2seq_candidates(
         prefix_allowed_tokens_fn=constraint,
         **search,
     )  # (B*K, 1 + T)
-    outputs = sequences[:, 1:]
-    is_eos = outputs == config.eos_token_id
-    ends = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), outputs.size(1) - 1)
-    keep = torch.arange(outputs.size(1), device=outputs.device)[None, :] <= ends[:, None]
-    outputs = outputs.masked_fill(~keep, config.pad_token_id)
+    outputs = strip_start_token(sequences, config.eos_token_id, config.pad_token_id)
     if not score:
         return Seq2SeqCandidates(outputs, rows, None)
     if not do_sample:
-        encoder_inputs = {
-            name: None if value is None else value[rows] for name, value in encoder_inputs.items()
-        }
-        attention_mask = attention_mask[rows]
+        encoder_inputs, attention_mask = _expand(encoder_inputs, attention_mask, rows)
     logits = backbone(
         **encoder_inputs, attention_mask=attention_mask, decoder_input_ids=sequences[:, :-1]
     ).logits  # (B*K, T, V)
     log_probs = torch.log_softmax(logits.float(), dim=-1)
     picked = log_probs.gather(-1, outputs.unsqueeze(-1)).squeeze(-1)  # (B*K, T)
+    positions = torch.arange(outputs.size(1), device=outputs.device)
+    keep = positions[None, :] < label_lengths(outputs, config.eos_token_id)[:, None]
     return Seq2SeqCandidates(outputs, rows, picked * keep)
+
+
+def _expand(
+    encoder_inputs: dict[str, torch.Tensor | None], attention_mask: torch.Tensor, rows: torch.Tensor
+) -> tuple[dict[str, torch.Tensor | None], torch.Tensor]:
+    """The encoder inputs and mask with one row per entry of ``rows`` (B -> B*K)."""
+    expanded = {name: None if v is None else v[rows] for name, v in encoder_inputs.items()}
+    return expanded, attention_mask[rows]
