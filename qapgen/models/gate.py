@@ -13,6 +13,9 @@ Choices the paper leaves open:
   mean of the answer states: a zero-mean random init would make h_ques ≈ 0 at the start.
 - Padded answer positions are zeroed before the mixing, which is the same as padding h^a_dec to
   L with zeros: a padded column of W_g then contributes nothing.
+
+How h_ques reaches the question generator (eq. 13) is the paper's open reading; see
+``fuse_question_states``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from torch import nn
 from torch.nn import functional as F
 
 GateActivation = Literal["identity", "sigmoid"]
+GateFusion = Literal["residual", "replace"]
+GATE_FUSIONS: tuple[str, ...] = ("residual", "replace")
 
 
 class AnswerGuidedGate(nn.Module):
@@ -117,3 +122,27 @@ class AnswerGuidedGate(nn.Module):
             gate = torch.sigmoid(gate)
         # eq. 12: h_ques = S_ques ⊙ G
         return summary * gate
+
+
+def fuse_question_states(
+    question_states: torch.Tensor, gated_states: torch.Tensor, fusion: GateFusion
+) -> torch.Tensor:
+    """The question generator's input from h^q_dec and h_ques = S_ques ⊙ G, both (B, T, d).
+
+    Eq. 13 prints P_q = softmax(W_q h^q_m + b_q), while the prose says the fused information
+    goes to the question generator. Two readings:
+
+    - ``residual``: h^q + h_ques. Eq. 13 keeps h^q_m, and section 3.1 says the gate fuses the
+      answer's decoding information into the question's ("以此融合来自答案的解码信息 ...
+      使得问题的解码信息更关注于生成的答案信息"): the question state stays and the answer
+      information is added to it.
+    - ``replace``: h_ques alone ("本文将获得的融合信息送入问题生成器中": the fused information is
+      fed into the question generator). The question decoder then reaches P_q only through
+      the gate's y attention distributions over the L_a answer positions, so at a fixed
+      answer its states span at most y·(L_a−1) dimensions of d.
+    """
+    if fusion == "residual":
+        return question_states + gated_states
+    if fusion == "replace":
+        return gated_states
+    raise ValueError(f"gate_fusion must be one of {GATE_FUSIONS}, not {fusion!r}")

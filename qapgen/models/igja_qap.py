@@ -6,13 +6,16 @@ the question pass gives h^q_dec, which the answer-guided gate fuses with h^a_dec
 before the question head (eq. 13). The loss is Φ_a + Φ_q (eq. 14).
 
 Ablations (paper 4.6) are constructor switches: `use_gate=False` (Ours-gate), `use_pointer=False`
-(Ours-pointer), `shared_decoder=False` (Ours-two-decoder).
+(Ours-pointer), `shared_decoder=False` (Ours-two-decoder). The paper's open readings are switches
+too: `gate_fusion` (how h_ques reaches eq. 13), `separate_generators` (W_a, b_a and W_q, b_q, or
+T5's one tied head for both) and `loss_reduction` (eq. 14 over sequences or per-token means).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -22,30 +25,42 @@ from transformers.cache_utils import Cache
 from transformers.models.t5.modeling_t5 import T5Stack
 
 from qapgen.models.backbone import vocabulary_logits
-from qapgen.models.gate import AnswerGuidedGate, GateActivation
+from qapgen.models.gate import (
+    GATE_FUSIONS,
+    AnswerGuidedGate,
+    GateActivation,
+    GateFusion,
+    fuse_question_states,
+)
 from qapgen.models.generation import GeneratedPairs, generate_pairs
+from qapgen.models.generator_head import GeneratorHead
 from qapgen.models.pointer import PointerGenerator, copy_attention
 
 IGNORE_INDEX = -100
+LossReduction = Literal["sequence", "token"]
+LOSS_REDUCTIONS: tuple[str, ...] = ("sequence", "token")
 
 
 @dataclass
 class IGJAQAPOutput:
     """Training outputs. Losses are scalars; log-probabilities are fp32."""
 
-    loss: torch.Tensor  # eq. 14: Φ_a + Φ_q
-    answer_loss: torch.Tensor  # Φ_a, mean -log P_a over non-pad answer tokens
-    question_loss: torch.Tensor  # Φ_q, mean -log P_q over non-pad question tokens
+    loss: torch.Tensor  # eq. 14: Φ_a + Φ_q, each reduced as `loss_reduction` says
+    # Both reductions of both tasks, whatever the loss uses, so that runs compare:
+    answer_loss: torch.Tensor  # mean -log P_a over non-pad answer tokens
+    question_loss: torch.Tensor  # mean -log P_q over non-pad question tokens
+    answer_sequence_loss: torch.Tensor  # -log P_a(A) summed over each answer, batch mean
+    question_sequence_loss: torch.Tensor  # -log P_q(Q) summed over each question, batch mean
     answer_log_probs: torch.Tensor  # (B, L, V)
     question_log_probs: torch.Tensor  # (B, M, V)
 
 
 @dataclass
 class DecoderStep:
-    """One decoder pass: log-probabilities, final hidden states and the cache to continue from."""
+    """One decoder pass: log-probabilities, the states the task's head read and the cache."""
 
     log_probs: torch.Tensor  # (B, T, V), fp32
-    hidden_states: torch.Tensor  # (B, T, d)
+    hidden_states: torch.Tensor  # (B, T, d): h^a_dec, or the question generator's fused input
     past_key_values: Cache | None
 
 
@@ -62,13 +77,21 @@ def token_nll(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.nll_loss(log_probs.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
 
 
+def sequence_nll(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """-log p(sequence): the sum of -log p(label) over each row's non -100 positions, averaged
+    over the rows. (B, T, V), (B, T) -> scalar."""
+    real = labels != IGNORE_INDEX
+    picked = log_probs.gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (B, T)
+    # `where`, not a product: a padded position's log-probability may be -inf
+    return -torch.where(real, picked, torch.zeros_like(picked)).sum() / labels.size(0)
+
+
 class IGJAQAP(nn.Module):
     """Interaction-guided joint abstractive QA-pair generation on a T5 backbone.
 
     Args:
         backbone: a `T5ForConditionalGeneration` (see `qapgen.models.backbone.load_backbone`). Its
-            encoder, decoder and tied LM head are used; the LM head is W_a in eq. 2 and W_q in eq. 13
-            (shared, as T5 has one pretrained vocabulary projection; T5 has no output bias b_a/b_q).
+            encoder and decoder are used, and its LM head gives the generators their start.
         answer_start_token_id / question_start_token_id: the first decoder input of each task
             (the DataModule uses `<extra_id_0>` and `<extra_id_1>`).
         max_answer_length / max_question_length: L and M of the gate's W_g ∈ R^{M×L}; label
@@ -79,6 +102,13 @@ class IGJAQAP(nn.Module):
         shared_decoder: False is Ours-two-decoder (the question decoder starts as a deep copy of
             the answer decoder, including its input embedding, and then trains separately).
         gate_activation: "identity" (paper: G = W_g h^a_dec) or "sigmoid".
+        gate_fusion: how h_ques reaches the question generator: "residual" (h^q + h_ques) or
+            "replace" (h_ques alone); see `gate.fuse_question_states`.
+        separate_generators: True gives each task its own head, W_a, b_a (eq. 2) and W_q, b_q
+            (eq. 13), both initialised from the backbone's LM head; False ties both tasks to the
+            backbone's head (T5 has no output bias).
+        loss_reduction: eq. 14's Φ_a and Φ_q as "sequence" negative log-likelihoods (summed over
+            each sequence's tokens, averaged over the batch) or as per-"token" means of each task.
     """
 
     def __init__(
@@ -94,8 +124,17 @@ class IGJAQAP(nn.Module):
         use_pointer: bool = True,
         shared_decoder: bool = True,
         gate_activation: GateActivation = "identity",
+        gate_fusion: GateFusion = "residual",
+        separate_generators: bool = True,
+        loss_reduction: LossReduction = "sequence",
     ) -> None:
         super().__init__()
+        if loss_reduction not in LOSS_REDUCTIONS:
+            raise ValueError(
+                f"loss_reduction must be one of {LOSS_REDUCTIONS}, not {loss_reduction!r}"
+            )
+        if gate_fusion not in GATE_FUSIONS:
+            raise ValueError(f"gate_fusion must be one of {GATE_FUSIONS}, not {gate_fusion!r}")
         config = backbone.config
         self.backbone = backbone
         self.answer_start_token_id = answer_start_token_id
@@ -107,6 +146,8 @@ class IGJAQAP(nn.Module):
         self.use_gate = use_gate
         self.use_pointer = use_pointer
         self.shared_decoder = shared_decoder
+        self.gate_fusion = gate_fusion
+        self.loss_reduction = loss_reduction
         if use_pointer:
             # The copy attention β is read from the cross-attention probabilities, which only the
             # eager attention kernel returns (SDPA fuses them away). Only the decoder is switched.
@@ -125,6 +166,37 @@ class IGJAQAP(nn.Module):
         )
         # Registered only in the ablation, so the shared model has no duplicate parameter names.
         self.separate_question_decoder = None if shared_decoder else copy.deepcopy(backbone.decoder)
+        self.answer_head = GeneratorHead(backbone) if separate_generators else None
+        self.question_head = GeneratorHead(backbone) if separate_generators else None
+        if separate_generators and backbone.lm_head.weight is not backbone.shared.weight:
+            # An untied head (T5 v1.1) would be a parameter no loss reaches, which DDP rejects.
+            backbone.lm_head.requires_grad_(False)
+
+    def answer_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """W_a h^a + b_a (eq. 2) before the softmax, (B, T, V)."""
+        if self.answer_head is None:
+            return vocabulary_logits(self.backbone, hidden_states)
+        return self.answer_head(hidden_states)
+
+    def question_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """W_q h + b_q (eq. 13) before the softmax, (B, T, V); h is the fused question state."""
+        if self.question_head is None:
+            return vocabulary_logits(self.backbone, hidden_states)
+        return self.question_head(hidden_states)
+
+    def question_generator_input(
+        self,
+        question_states: torch.Tensor,
+        answer_states: torch.Tensor,
+        answer_mask: torch.Tensor,
+        question_offset: int = 0,
+    ) -> torch.Tensor:
+        """What eq. 13's generator reads at each question position: h^q_dec fused with the gate's
+        h_ques (eqs 8-12) as `gate_fusion` says, or h^q_dec itself without the gate. (B, T, d)"""
+        if self.gate is None:
+            return question_states
+        gated = self.gate(question_states, answer_states, answer_mask, question_offset)
+        return fuse_question_states(question_states, gated, self.gate_fusion)
 
     @property
     def answer_decoder(self) -> T5Stack:
@@ -170,7 +242,7 @@ class IGJAQAP(nn.Module):
             else None
         )
         log_probs = self.pointer(
-            vocabulary_logits(self.backbone, hidden), hidden, beta, encoder_states, source_ids
+            self.answer_logits(hidden), hidden, beta, encoder_states, source_ids
         )
         return DecoderStep(log_probs, hidden, decoded.past_key_values if use_cache else None)
 
@@ -198,12 +270,12 @@ class IGJAQAP(nn.Module):
             past_key_values=past_key_values,
             use_cache=use_cache,
         )
-        hidden = decoded.last_hidden_state  # (B, T, d): h^q_dec
-        if self.gate is not None:
-            hidden = self.gate(hidden, answer_states, answer_mask, question_offset)  # h_ques
-        # eq. 13: P_q = softmax(W_q h_ques + b_q), fp32 for the same reason as P_voc
-        log_probs = F.log_softmax(vocabulary_logits(self.backbone, hidden).float(), dim=-1)
-        return DecoderStep(log_probs, hidden, decoded.past_key_values if use_cache else None)
+        fused = self.question_generator_input(
+            decoded.last_hidden_state, answer_states, answer_mask, question_offset
+        )  # (B, T, d)
+        # eq. 13: P_q = softmax(W_q h + b_q), fp32 for the same reason as P_voc
+        log_probs = F.log_softmax(self.question_logits(fused).float(), dim=-1)
+        return DecoderStep(log_probs, fused, decoded.past_key_values if use_cache else None)
 
     def forward(
         self,
@@ -232,13 +304,22 @@ class IGJAQAP(nn.Module):
             answer.hidden_states,
             answer_labels != IGNORE_INDEX,
         )
-        # eq. 14: Φ = -log P_a - log P_q = Φ_a + Φ_q (no balancing weight)
         answer_loss = token_nll(answer.log_probs, answer_labels)
         question_loss = token_nll(question.log_probs, question_labels)
+        answer_sequence_loss = sequence_nll(answer.log_probs, answer_labels)
+        question_sequence_loss = sequence_nll(question.log_probs, question_labels)
+        # eq. 14: Φ = -log P_a - log P_q = Φ_a + Φ_q (no balancing weight)
+        loss = (
+            answer_sequence_loss + question_sequence_loss
+            if self.loss_reduction == "sequence"
+            else answer_loss + question_loss
+        )
         return IGJAQAPOutput(
-            loss=answer_loss + question_loss,
+            loss=loss,
             answer_loss=answer_loss,
             question_loss=question_loss,
+            answer_sequence_loss=answer_sequence_loss,
+            question_sequence_loss=question_sequence_loss,
             answer_log_probs=answer.log_probs,
             question_log_probs=question.log_probs,
         )

@@ -18,8 +18,9 @@ from qapgen.models.base import (
     Vocabulary,
     group_candidates,
 )
+from qapgen.models.gate import GateFusion
 from qapgen.models.igja_candidates import generate_candidates
-from qapgen.models.igja_qap import IGJAQAP
+from qapgen.models.igja_qap import IGJAQAP, LossReduction
 
 
 class IGJAQAPModule(QAPModule):
@@ -32,6 +33,13 @@ class IGJAQAPModule(QAPModule):
         gate_heads: the gate's head count y; None takes the backbone's attention head count
             (12 at T5-base, so k = d_model / y = 64 as in the paper).
         gate_activation: ``identity`` (the paper's G = W_g h^a_dec) or ``sigmoid``.
+        gate_fusion: how the gate's h_ques reaches the question generator: ``residual``
+            (h^q + h_ques) or ``replace`` (h_ques alone, rank-limited).
+        separate_generators: each task its own head (W_a, b_a; W_q, b_q), both initialised
+            from the backbone's LM head; False ties both to the backbone's head.
+        loss_reduction: eq. 14 over ``sequence`` negative log-likelihoods or per-task
+            ``token`` means. Both are logged for both tasks either way
+            (``train/question_loss`` per token, ``train/question_sequence_loss``).
         **kwargs: the shared base's arguments (backbone, optimiser, generation, metrics).
     """
 
@@ -42,6 +50,9 @@ class IGJAQAPModule(QAPModule):
         shared_decoder: bool = True,
         gate_heads: int | None = None,
         gate_activation: Literal["identity", "sigmoid"] = "identity",
+        gate_fusion: GateFusion = "residual",
+        separate_generators: bool = True,
+        loss_reduction: LossReduction = "sequence",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,6 +72,9 @@ class IGJAQAPModule(QAPModule):
             use_pointer=hp.use_pointer,
             shared_decoder=hp.shared_decoder,
             gate_activation=hp.gate_activation,
+            gate_fusion=hp.gate_fusion,
+            separate_generators=hp.separate_generators,
+            loss_reduction=hp.loss_reduction,
         )
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -74,6 +88,8 @@ class IGJAQAPModule(QAPModule):
             "loss": out.loss,
             "answer_loss": out.answer_loss,
             "question_loss": out.question_loss,
+            "answer_sequence_loss": out.answer_sequence_loss,
+            "question_sequence_loss": out.question_sequence_loss,
         }
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:

@@ -1,11 +1,11 @@
-"""Answer-guided multi-head gate (eqs 8-12) against an explicit per-head loop."""
+"""Answer-guided multi-head gate (eqs 8-12) against an explicit per-head loop, and its fusions."""
 
 import math
 
 import pytest
 import torch
 
-from qapgen.models.gate import AnswerGuidedGate
+from qapgen.models.gate import AnswerGuidedGate, fuse_question_states
 
 D_MODEL, HEADS, MAX_Q, MAX_A = 8, 2, 6, 5
 
@@ -100,3 +100,22 @@ def test_lengths_beyond_the_mixing_matrix_are_rejected():
 def test_heads_must_divide_model_width():
     with pytest.raises(ValueError, match="divide"):
         AnswerGuidedGate(10, num_heads=4, max_question_length=3, max_answer_length=3)
+
+
+def test_residual_fusion_adds_the_gated_answer_to_the_question_state():
+    gate = _gate()
+    question, answer, mask = _inputs()
+    gated = _reference(gate, question, answer, mask)
+    torch.testing.assert_close(
+        fuse_question_states(question, gate(question, answer, mask), "residual"),
+        question + gated,
+    )
+    torch.testing.assert_close(
+        fuse_question_states(question, gate(question, answer, mask), "replace"), gated
+    )
+
+
+def test_unknown_fusion_is_rejected():
+    question, answer, mask = _inputs()
+    with pytest.raises(ValueError, match="gate_fusion must be one of"):
+        fuse_question_states(question, question, "concat")

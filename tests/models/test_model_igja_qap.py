@@ -1,4 +1,5 @@
-"""IGJA-QAP core: losses (eq. 14), padding, decoder sharing, caching, bf16 and the ablation switches."""
+"""IGJA-QAP core: losses (eq. 14, both reductions), generators, padding, decoder sharing, caching,
+bf16 and the ablation switches."""
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ from torch.nn import functional as F
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from qapgen.models.backbone import load_backbone, vocabulary_logits
-from qapgen.models.igja_qap import IGJAQAP, shift_right
+from qapgen.models.igja_qap import IGJAQAP, sequence_nll, shift_right, token_nll
 
 VOCAB = 40
 ANSWER_START, QUESTION_START = VOCAB - 1, VOCAB - 2
@@ -56,25 +57,111 @@ def test_shift_right_starts_with_the_task_token_and_replaces_padding():
     torch.testing.assert_close(shift_right(labels, 9, 0), expected)
 
 
-def test_loss_is_answer_plus_question_loss_computed_independently():
-    core = tiny_core()
+def _label_terms(log_probs, labels):
+    """-log p(label) at every non-pad position, row by row (a list of lists)."""
+    return [
+        [-log_probs[b, t, labels[b, t]] for t in range(labels.size(1)) if labels[b, t] != -100]
+        for b in range(labels.size(0))
+    ]
+
+
+@pytest.mark.parametrize("reduction", ["sequence", "token"])
+def test_loss_is_answer_plus_question_loss_computed_independently(reduction):
+    core = tiny_core(loss_reduction=reduction)
     input_ids, attention_mask, answer_labels, question_labels = batch()
     out = core(input_ids, attention_mask, answer_labels, question_labels)
 
-    def mean_nll(log_probs, labels):
-        terms = [
-            -log_probs[b, t, labels[b, t]]
-            for b in range(labels.size(0))
-            for t in range(labels.size(1))
-            if labels[b, t] != -100
-        ]
-        return torch.stack(terms).mean()
+    def token_mean(log_probs, labels):
+        return torch.stack([term for row in _label_terms(log_probs, labels) for term in row]).mean()
 
-    torch.testing.assert_close(out.answer_loss, mean_nll(out.answer_log_probs, answer_labels))
-    torch.testing.assert_close(out.question_loss, mean_nll(out.question_log_probs, question_labels))
-    torch.testing.assert_close(out.loss, out.answer_loss + out.question_loss)
+    def sequence_mean(log_probs, labels):
+        return torch.stack([torch.stack(row).sum() for row in _label_terms(log_probs, labels)]).mean()
+
+    answer_token = token_mean(out.answer_log_probs, answer_labels)
+    question_token = token_mean(out.question_log_probs, question_labels)
+    answer_sequence = sequence_mean(out.answer_log_probs, answer_labels)
+    question_sequence = sequence_mean(out.question_log_probs, question_labels)
+    # both reductions of both tasks are reported whatever the loss uses
+    torch.testing.assert_close(out.answer_loss, answer_token)
+    torch.testing.assert_close(out.question_loss, question_token)
+    torch.testing.assert_close(out.answer_sequence_loss, answer_sequence)
+    torch.testing.assert_close(out.question_sequence_loss, question_sequence)
+    expected = (
+        answer_sequence + question_sequence
+        if reduction == "sequence"
+        else answer_token + question_token
+    )
+    torch.testing.assert_close(out.loss, expected)  # eq. 14, no λ
     torch.testing.assert_close(out.answer_log_probs.exp().sum(-1), torch.ones(2, 4))
     torch.testing.assert_close(out.question_log_probs.exp().sum(-1), torch.ones(2, 5))
+
+
+def test_sequence_loss_weights_each_sequence_by_its_length():
+    """Hand-computed: rows of 2 and 1 tokens with -log p = 1, 2 | 3 give (1+2+3)/2 = 3 per
+    sequence against (1+2+3)/3 = 2 per token."""
+    log_probs = torch.full((2, 2, 4), -torch.inf)
+    log_probs[0, 0, 2], log_probs[0, 1, 1], log_probs[1, 0, 3] = -1.0, -2.0, -3.0
+    labels = torch.tensor([[2, 1], [3, -100]])
+    torch.testing.assert_close(sequence_nll(log_probs, labels), torch.tensor(3.0))
+    torch.testing.assert_close(token_nll(log_probs, labels), torch.tensor(2.0))
+
+
+def test_unknown_readings_are_rejected():
+    with pytest.raises(ValueError, match="loss_reduction"):
+        tiny_core(loss_reduction="mean")
+    with pytest.raises(ValueError, match="gate_fusion"):
+        tiny_core(gate_fusion="add")
+
+
+def test_separate_generators_start_as_the_backbone_head_and_train_apart():
+    separate = tiny_core()
+    tied = tiny_core(separate_generators=False)
+    assert tied.answer_head is None and tied.question_head is None
+    assert not any("_head" in name for name, _ in tied.named_parameters())
+    heads = (separate.answer_head, separate.question_head)
+    assert heads[0].weight is not heads[1].weight
+    for head in heads:
+        assert head.weight.data_ptr() != separate.backbone.lm_head.weight.data_ptr()
+        torch.testing.assert_close(head.bias, torch.zeros(VOCAB))
+    # the same seed: at initialisation both readings give the same distributions
+    inputs = batch()
+    torch.testing.assert_close(separate(*inputs).loss, tied(*inputs).loss)
+    hidden = torch.randn(2, 3, separate.backbone.config.d_model)
+    for head in heads:
+        torch.testing.assert_close(head(hidden), vocabulary_logits(separate.backbone, hidden))
+
+    # each task's loss reaches its own generator only
+    separate.train()
+    out = separate(*inputs)
+    out.question_loss.backward(retain_graph=True)
+    assert separate.answer_head.weight.grad is None
+    assert separate.question_head.weight.grad.abs().sum() > 0
+    separate.zero_grad(set_to_none=True)
+    out.answer_loss.backward()
+    assert separate.question_head.weight.grad is None
+    assert separate.answer_head.bias.grad.abs().sum() > 0
+
+
+def test_separate_generators_freeze_an_untied_backbone_head():
+    """T5 v1.1 has its own LM head (transformers 4.x builds it untied); with two generators
+    nothing reads it, and DDP rejects a trainable parameter that no loss reaches."""
+    torch.manual_seed(0)
+    backbone = load_backbone(None, size="tiny", vocab_size=VOCAB)
+    backbone.lm_head.weight = torch.nn.Parameter(backbone.lm_head.weight.detach().clone())
+    core = IGJAQAP(
+        backbone,
+        answer_start_token_id=ANSWER_START,
+        question_start_token_id=QUESTION_START,
+        max_answer_length=MAX_ANSWER,
+        max_question_length=MAX_QUESTION,
+        gate_heads=4,
+    )
+    assert not core.backbone.lm_head.weight.requires_grad
+    assert core.backbone.shared.weight.requires_grad
+    core(*batch()).loss.backward()
+    assert all(
+        p.grad is not None for name, p in core.named_parameters() if p.requires_grad
+    ), "every trainable parameter is reached"
 
 
 def test_without_pointer_and_gate_the_losses_are_plain_t5_losses():

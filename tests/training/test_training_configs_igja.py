@@ -49,3 +49,24 @@ def test_model_config_instantiates_with_the_overfit_profile(config, tmp_path):
     assert cli.model.hparams.max_question_length == profile["data"]["max_question_length"]
     assert cli.trainer.max_epochs == profile["trainer"]["max_epochs"]
     assert cli.config["test_after_fit"] is True
+
+
+ABLATED = {
+    "igja_qap_no_gate": "use_gate",
+    "igja_qap_two_decoders": "shared_decoder",
+    "igja_qap_no_pointer": "use_pointer",
+}
+
+
+@pytest.mark.parametrize("ablation", sorted(ABLATED))
+def test_each_ablation_differs_from_the_full_model_only_in_what_it_ablates(ablation):
+    def init_args(name):
+        path = ROOT / "conf" / "model" / f"{name}.yaml"
+        return yaml.safe_load(path.read_text())["model"]["init_args"]
+
+    full, ablated = init_args("igja_qap"), init_args(ablation)
+    assert full.keys() == ablated.keys()
+    differing = {key for key in full if full[key] != ablated[key]}
+    assert differing == {ABLATED[ablation]}
+    # the open readings are stated, not left to the class defaults
+    assert {"gate_fusion", "separate_generators", "loss_reduction"} <= full.keys()
