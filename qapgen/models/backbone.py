@@ -2,8 +2,8 @@
 
 `load_backbone("t5-base")` is what the paper uses. Offline machines point at a directory written by
 `save_pretrained`. The named random-init sizes exist so that every code path runs without weights:
-`tiny` for millisecond tests, `t5-small-shape` / `t5-base-shape` for offline GPU runs at the real
-shapes.
+`tiny` for millisecond tests, `mini` for real-data runs on a CPU, `t5-small-shape` /
+`t5-base-shape` for offline GPU runs at the real shapes.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ RANDOM_INIT_SIZES: dict[str, dict[str, Any]] = {
     # Small enough that a forward pass takes milliseconds on CPU; 4 heads of 8 so that a gate with
     # 4 heads also divides d_model.
     "tiny": {"d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4},
+    # Between the two: what 2 CPU cores train on real data in minutes (the cpu-real profile).
+    "mini": {"d_model": 192, "d_kv": 32, "d_ff": 768, "num_layers": 3, "num_heads": 6},
     # Exactly the published t5-small and t5-base shapes.
     "t5-small-shape": {"d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6, "num_heads": 8},
     "t5-base-shape": {"d_model": 768, "d_kv": 64, "d_ff": 3072, "num_layers": 12, "num_heads": 12},

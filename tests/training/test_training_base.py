@@ -73,6 +73,8 @@ def test_fit_and_test_log_per_task_metrics_and_write_files(tmp_path, capsys):
         "train/answer_loss",
         "train/question_loss",
         "val/loss",
+        "val/answer_loss",  # held-out teacher-forced losses per task
+        "val/question_loss",
         "val/answer/bleu1",
         "val/answer/rougeL",
         "val/question/bleu4",
@@ -87,6 +89,7 @@ def test_fit_and_test_log_per_task_metrics_and_write_files(tmp_path, capsys):
     assert metrics["test/answer/rougeL"] == pytest.approx(100.0)
     assert metrics["test/question/bleu1"] < 100.0
     assert metrics["global_step"] == 4
+    assert metrics["test/question_loss"] == pytest.approx(float((model.bias + 1.0).pow(2)))
     assert f"test metrics written to {run_dir / 'metrics.json'}" in capsys.readouterr().out
     rows = [json.loads(line) for line in (run_dir / "predictions" / "test.jsonl").open()]
     assert len(rows) == 16 and len({r["id"] for r in rows}) == 16
@@ -106,3 +109,32 @@ def test_base_without_a_model_says_what_is_missing():
         QAPModule().build(Vocabulary(10, 0, 1, 3, 4))
     with pytest.raises(RuntimeError, match="no vocabulary yet"):
         QAPModule().vocab  # noqa: B018
+
+
+class TwoScales(QAPModule):
+    """Two parameters of very different scale with the same gradient."""
+
+    def build(self, vocab: Vocabulary) -> None:
+        self.large = torch.nn.Parameter(torch.ones(4, 4))
+        self.small = torch.nn.Parameter(torch.full((4, 4), 0.01))
+
+
+def test_adafactor_steps_each_parameter_in_proportion_to_its_scale():
+    """T5's unit-scale embeddings beside d**-0.5-scale projections: Adafactor's step is
+    relative (lr × RMS), where Adam's is one absolute size for both."""
+    steps = {}
+    for name in ("adafactor", "adam"):
+        model = TwoScales(optimizer=name, lr=1e-2)
+        model.build(Vocabulary(10, 0, 1, 3, 4))
+        optimizer = model.configure_optimizers()
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        for parameter in model.parameters():
+            parameter.grad = torch.ones_like(parameter)
+        optimizer.step()
+        steps[name] = {
+            n: (before[n] - p.detach()).abs().mean().item() for n, p in model.named_parameters()
+        }
+    assert type(model.configure_optimizers()).__name__ == "Adam"
+    assert steps["adafactor"]["large"] / steps["adafactor"]["small"] == pytest.approx(100, rel=0.05)
+    assert steps["adafactor"]["large"] == pytest.approx(1e-2, rel=0.05)
+    assert steps["adam"]["large"] == pytest.approx(steps["adam"]["small"], rel=0.05)
