@@ -70,6 +70,11 @@ table1: install ## Table 1: prepared data statistics beside the paper's
 figure5: install ## Figure 5: per-task METEOR curves of IGJA-QAP and OneStop (PNG, PDF)
 	$(BIN)/python -m experiments.figure5 --profile $(PROFILE) --results-dir $(RESULTS)
 
+.PHONY: readings
+readings: install ## IGJA-QAP's open readings on real SQuAD, one CPU run each (DATA_DIR=folder of train/dev-v1.1.json)
+	$(BIN)/python -m experiments.readings --profile cpu-real --results-dir $(RESULTS) \
+		$(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
 BENCH_ARGS ?=
 
 .PHONY: bench

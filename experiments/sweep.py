@@ -33,16 +33,28 @@ CONF = ROOT / "conf"
 
 @dataclass(frozen=True)
 class Cell:
+    """One run: a dataset, a model config (``conf/model/<model>.yaml``) and a seed.
+
+    A ``variant`` is a named reading of the model: its ``overrides`` (``key=value``) apply to
+    this cell only, and its results are stored under the variant's name.
+    """
+
     dataset: str
     model: str
     seed: int
+    variant: str | None = None
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.variant or self.model
 
     def directory(self, results: Path, profile: str) -> Path:
-        return results / profile / self.dataset / self.model / f"seed{self.seed}"
+        return results / profile / self.dataset / self.name / f"seed{self.seed}"
 
     @property
     def label(self) -> str:
-        return f"{self.dataset}/{self.model}/seed{self.seed}"
+        return f"{self.dataset}/{self.name}/seed{self.seed}"
 
 
 # -- profile choice ------------------------------------------------------------------------
@@ -85,7 +97,7 @@ def cell_arguments(
         "--wandb_group", f"sweep-{profile}",
         "--wandb_tags", f"[profile:{profile}]",
     ]  # fmt: skip
-    for override in overrides:
+    for override in (*cell.overrides, *overrides):
         key, _, value = override.partition("=")
         args += [f"--{key}", value]
     checkpoint = latest_checkpoint(run_dir)
@@ -125,6 +137,7 @@ def run_cell(
 ) -> dict[str, Any]:
     """Fit and test one cell in this process; write its metrics.json or status.json."""
     from qapgen.cli.main import main as qapgen_main
+    from qapgen.reporting.figures import read_logged_curves
 
     directory = cell.directory(results, profile)
     run_dir = directory / "run"
@@ -155,10 +168,16 @@ def run_cell(
     record = {
         "dataset": cell.dataset,
         "model": cell.model,
+        "variant": cell.variant,
         "seed": cell.seed,
         "profile": profile,
-        "overrides": list(overrides),
+        "overrides": [*cell.overrides, *overrides],
         "metrics": {k: v for k, v in logged.items() if k.startswith("test/")},
+        # every validation's values by step (losses, per-task scores): the run's curves
+        "validation": {
+            key: [[step, value] for step, value in points]
+            for key, points in read_logged_curves(run_dir).items()
+        },
         "evaluation": logged.get("evaluation", {}),
         "floors": json.loads(floors.read_text()) if floors else {},
         "steps": logged.get("global_step"),

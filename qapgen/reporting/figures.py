@@ -19,20 +19,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 TASK_STYLES = {"question": ("ques", "tab:blue", "o"), "answer": ("ans", "tab:orange", "s")}
 
 
-def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """(step, value) of val/<task>/meteor from every metrics.csv under ``run_dir``.
+def read_logged_curves(run_dir: Path, prefix: str = "val/") -> dict[str, list[tuple[int, float]]]:
+    """(step, value) of every logged key that starts with ``prefix``, from every metrics.csv
+    under ``run_dir``, sorted by step.
 
     A resumed run logs into a new version folder; rows of all versions are merged by step.
     """
-    curves: dict[str, dict[int, float]] = {task: {} for task in TASK_STYLES}
+    curves: dict[str, dict[int, float]] = {}
     for path in sorted(run_dir.glob("**/metrics.csv")):
         with path.open(newline="") as handle:
             for row in csv.DictReader(handle):
-                for task in TASK_STYLES:
-                    value = row.get(f"val/{task}/meteor")
-                    if value:
-                        curves[task][int(row["step"])] = float(value)
-    return {task: sorted(points.items()) for task, points in curves.items()}
+                for key, value in row.items():
+                    if key and key.startswith(prefix) and value:
+                        curves.setdefault(key, {})[int(row["step"])] = float(value)
+    return {key: sorted(points.items()) for key, points in sorted(curves.items())}
+
+
+def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """(step, value) of val/<task>/meteor per task, from the run's CSV logs."""
+    logged = read_logged_curves(run_dir)
+    return {task: logged.get(f"val/{task}/meteor", []) for task in TASK_STYLES}
 
 
 def plot_figure5(panels: dict[str, Path], out_stem: Path, title_suffix: str = "") -> list[Path]:

@@ -1,0 +1,252 @@
+"""IGJA-QAP's open readings measured on real data: one run per reading, same budget and seed.
+
+The paper leaves three things open (see ``qapgen/models/gate.py`` and ``igja_qap.py``): how
+the gate's h_ques reaches the question generator (``gate_fusion``), whether each task has
+its own generator (``separate_generators``) and how eq. 14 reduces the task losses
+(``loss_reduction``). Every IGJA-QAP variant below states all three, so the study does not
+depend on what ``conf/model/igja_qap.yaml`` ships; T5-QG and the no-gate ablation run beside
+them as references.
+
+    python -m experiments.readings [--profile cpu-real] [--dataset squad] [--data-dir DIR]
+        [--variants a,b] [--seed 0] [--conf-dir conf] [--results-dir results]
+        [--out experiments/results/cpu-real] [--export-only]
+
+Runs go through the sweep runner (finished cells are skipped, killed ones resume) into
+``<results>/<profile>/``; ``--out`` then receives the light artefacts: each cell's
+``metrics.json`` (test scores, floors, validation curves, provenance), ``table.md`` and
+``curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.sweep import CONF, ROOT, Cell, run_sweep
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    model: str  # conf/model/<model>.yaml
+    readings: dict[str, Any]  # model.init_args overrides
+    description: str
+
+    def cell(self, dataset: str, seed: int) -> Cell:
+        overrides = tuple(
+            f"model.init_args.{key}={str(value).lower() if isinstance(value, bool) else value}"
+            for key, value in self.readings.items()
+        )
+        return Cell(dataset, self.model, seed, variant=self.name, overrides=overrides)
+
+
+def _igja(fusion: str, separate: bool, reduction: str) -> dict[str, Any]:
+    return {"gate_fusion": fusion, "separate_generators": separate, "loss_reduction": reduction}
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("t5_qg", "t5_qg", {}, "T5-QG: context → question (reference)"),
+    Variant(
+        "igja_no_gate",
+        "igja_qap_no_gate",
+        {"separate_generators": True, "loss_reduction": "sequence"},
+        "Ours-gate ablation: h^q straight to W_q (separate generators, sequence loss)",
+    ),
+    Variant(
+        "igja_replace",
+        "igja_qap",
+        _igja("replace", True, "sequence"),
+        "h_ques alone feeds W_q (the earlier code); separate generators, sequence loss",
+    ),
+    Variant(
+        "igja_residual",
+        "igja_qap",
+        _igja("residual", True, "sequence"),
+        "h^q + h_ques feeds W_q; separate generators, sequence loss",
+    ),
+    Variant(
+        "igja_residual_tied_head",
+        "igja_qap",
+        _igja("residual", False, "sequence"),
+        "as igja_residual, but both tasks on T5's one tied head",
+    ),
+    Variant(
+        "igja_residual_token_loss",
+        "igja_qap",
+        _igja("residual", True, "token"),
+        "as igja_residual, but eq. 14 as a sum of per-task token means",
+    ),
+)
+
+# Test columns of the table: (label, task, metric key).
+TEST_COLUMNS = (
+    ("Q BLEU-1", "question", "bleu1"),
+    ("Q ROUGE-L", "question", "rougeL"),
+    ("Q METEOR", "question", "meteor"),
+    ("A BLEU-1", "answer", "bleu1"),
+    ("A METEOR", "answer", "meteor"),
+)
+LOSS_CAVEAT = (
+    "Validation losses are teacher-forced: IGJA-QAP's question loss is conditioned on the "
+    "gold answer, T5-QG's on the context alone, so compare question losses among the IGJA-QAP "
+    "variants only; the test scores use generated answers throughout."
+)
+# Validation curves drawn in curves.png: (key, panel title).
+CURVES = (
+    ("val/question_loss", "validation question loss (nats/token)"),
+    ("val/answer_loss", "validation answer loss (nats/token)"),
+    ("val/question/meteor", "validation question METEOR"),
+    ("val/answer/meteor", "validation answer METEOR"),
+)
+
+
+def final_value(record: dict[str, Any], key: str) -> float | None:
+    points = record.get("validation", {}).get(key) or []
+    return points[-1][1] if points else None
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def render_table(records: dict[str, dict[str, Any]], variants: list[Variant]) -> str:
+    """Markdown: test scores, final validation losses and cost per variant, then floors."""
+    header = ["variant", *(label for label, *_ in TEST_COLUMNS)]
+    header += ["val Q loss", "val A loss", "steps", "wall (min)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for variant in variants:
+        record = records.get(variant.name)
+        if record is None:
+            lines.append(
+                "| " + " | ".join([variant.name, "not run", *["–"] * (len(header) - 2)]) + " |"
+            )
+            continue
+        metrics = record["metrics"]
+        cells = [variant.name]
+        cells += [_fmt(metrics.get(f"test/{task}/{key}")) for _, task, key in TEST_COLUMNS]
+        cells += [
+            _fmt(final_value(record, "val/question_loss"), 3),
+            _fmt(final_value(record, "val/answer_loss"), 3),
+            str(record.get("steps")),
+            _fmt(record["wall_time_s"] / 60),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Floors (same metrics, test split):", ""]
+    lines += ["| floor | " + " | ".join(label for label, *_ in TEST_COLUMNS) + " |"]
+    lines += ["|" + "---|" * (len(TEST_COLUMNS) + 1)]
+    constant_done = False
+    for variant in variants:
+        record = records.get(variant.name)
+        floors = (record or {}).get("floors") or {}
+        if not floors:
+            continue
+        if not constant_done and floors.get("constant"):
+            constant_done = True
+            lines.append(_floor_row("constant: most frequent training text", floors["constant"]))
+        if floors.get("shuffled"):
+            lines.append(_floor_row(f"shuffled {variant.name} predictions", floors["shuffled"]))
+    return "\n".join(lines) + "\n"
+
+
+def _floor_row(label: str, scores: dict[str, dict[str, float]]) -> str:
+    cells = [_fmt(scores.get(task, {}).get(key)) for _, task, key in TEST_COLUMNS]
+    return "| " + " | ".join([label, *cells]) + " |"
+
+
+def plot_curves(records: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    for axis, (key, panel_title) in zip(axes.flat, CURVES, strict=True):
+        for name, record in records.items():
+            points = record.get("validation", {}).get(key)
+            if points:
+                steps, values = zip(*points, strict=True)
+                axis.plot(steps, values, marker="o", markersize=3, label=name)
+        axis.set_title(panel_title)
+        axis.set_xlabel("training step")
+        axis.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def export(
+    records: dict[str, dict[str, Any]], variants: list[Variant], out: Path, profile: str
+) -> list[Path]:
+    """Each cell's metrics.json, table.md and curves.png under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, record in records.items():
+        target = out / name / "metrics.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(record, indent=2) + "\n")
+        written.append(target)
+    table = out / "table.md"
+    descriptions = "\n".join(f"- `{v.name}`: {v.description}" for v in variants)
+    heading = (
+        f"# IGJA-QAP readings, profile `{profile}` (test split; validation losses at the last "
+        "validation)"
+    )
+    table.write_text(
+        "\n\n".join([heading, descriptions, LOSS_CAVEAT, render_table(records, variants)])
+    )
+    written.append(table)
+    written.append(plot_curves(records, out / "curves.png", f"IGJA-QAP readings ({profile})"))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="experiments.readings", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--profile", default="cpu-real")
+    parser.add_argument("--dataset", default="squad")
+    parser.add_argument("--data-dir", type=Path, default=None, help="sets data.path")
+    parser.add_argument("--variants", default="", help="comma list (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--conf-dir", type=Path, default=CONF)
+    parser.add_argument("--results-dir", type=Path, default=ROOT / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "cpu-real")
+    parser.add_argument("--export-only", action="store_true", help="only rewrite --out")
+    args = parser.parse_args(argv)
+
+    wanted = {name for name in args.variants.split(",") if name}
+    unknown = wanted - {v.name for v in VARIANTS}
+    if unknown:
+        print(f"readings: unknown variants {sorted(unknown)}; choose from "
+              f"{[v.name for v in VARIANTS]}", file=sys.stderr)  # fmt: skip
+        return 2
+    variants = [v for v in VARIANTS if not wanted or v.name in wanted]
+    cells = [v.cell(args.dataset, args.seed) for v in variants]
+    overrides = (f"data.path={args.data_dir}",) if args.data_dir else ()
+    failed = 0
+    if not args.export_only:
+        outcomes = run_sweep(cells, args.profile, args.results_dir, args.conf_dir, overrides)
+        failed = sum(o["status"] == "failed" for o in outcomes)
+    records = {}
+    for variant, cell in zip(variants, cells, strict=True):
+        path = cell.directory(args.results_dir, args.profile) / "metrics.json"
+        if path.exists():
+            records[variant.name] = json.loads(path.read_text())
+    for path in export(records, variants, args.out, args.profile):
+        print(f"readings: wrote {path}", file=sys.stderr)
+    print((args.out / "table.md").read_text())
+    if failed:
+        print(f"readings: {failed} run(s) failed; see their status.json", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
