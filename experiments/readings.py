@@ -91,7 +91,7 @@ TEST_COLUMNS = (
     ("A METEOR", "answer", "meteor"),
 )
 LOSS_CAVEAT = (
-    "Validation losses are teacher-forced: IGJA-QAP's question loss is conditioned on the "
+    "Losses are teacher-forced, in nats per token: IGJA-QAP's question loss is conditioned on the "
     "gold answer, T5-QG's on the context alone, so compare question losses among the IGJA-QAP "
     "variants only; the test scores use generated answers throughout."
 )
@@ -114,9 +114,10 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def render_table(records: dict[str, dict[str, Any]], variants: list[Variant]) -> str:
-    """Markdown: test scores, final validation losses and cost per variant, then floors."""
+    """Markdown: test scores, final validation and test losses (nats per token) and cost per
+    variant, then the floors."""
     header = ["variant", *(label for label, *_ in TEST_COLUMNS)]
-    header += ["val Q loss", "val A loss", "steps", "wall (min)"]
+    header += ["val Q loss", "val A loss", "test Q loss", "test A loss", "steps", "wall (min)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for variant in variants:
         record = records.get(variant.name)
@@ -131,6 +132,8 @@ def render_table(records: dict[str, dict[str, Any]], variants: list[Variant]) ->
         cells += [
             _fmt(final_value(record, "val/question_loss"), 3),
             _fmt(final_value(record, "val/answer_loss"), 3),
+            _fmt(metrics.get("test/question_loss"), 3),
+            _fmt(metrics.get("test/answer_loss"), 3),
             str(record.get("steps")),
             _fmt(record["wall_time_s"] / 60),
         ]
@@ -138,17 +141,15 @@ def render_table(records: dict[str, dict[str, Any]], variants: list[Variant]) ->
     lines += ["", "Floors (same metrics, test split):", ""]
     lines += ["| floor | " + " | ".join(label for label, *_ in TEST_COLUMNS) + " |"]
     lines += ["|" + "---|" * (len(TEST_COLUMNS) + 1)]
-    constant_done = False
-    for variant in variants:
-        record = records.get(variant.name)
-        floors = (record or {}).get("floors") or {}
-        if not floors:
-            continue
-        if not constant_done and floors.get("constant"):
-            constant_done = True
-            lines.append(_floor_row("constant: most frequent training text", floors["constant"]))
-        if floors.get("shuffled"):
-            lines.append(_floor_row(f"shuffled {variant.name} predictions", floors["shuffled"]))
+    floors = {v.name: records[v.name].get("floors") or {} for v in variants if v.name in records}
+    # The constant floor depends on the training split only; take the one with both tasks.
+    constants = [f["constant"] for f in floors.values() if f.get("constant")]
+    if constants:
+        constant = max(constants, key=len)
+        lines.append(_floor_row("constant: most frequent training text", constant))
+    for name, floor in floors.items():
+        if floor.get("shuffled"):
+            lines.append(_floor_row(f"shuffled {name} predictions", floor["shuffled"]))
     return "\n".join(lines) + "\n"
 
 
@@ -165,11 +166,12 @@ def plot_curves(records: dict[str, dict[str, Any]], path: Path, title: str) -> P
 
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     for axis, (key, panel_title) in zip(axes.flat, CURVES, strict=True):
-        for name, record in records.items():
+        # One colour per variant in every panel, also where a variant lacks a task.
+        for index, (name, record) in enumerate(records.items()):
             points = record.get("validation", {}).get(key)
             if points:
                 steps, values = zip(*points, strict=True)
-                axis.plot(steps, values, marker="o", markersize=3, label=name)
+                axis.plot(steps, values, marker="o", markersize=3, label=name, color=f"C{index}")
         axis.set_title(panel_title)
         axis.set_xlabel("training step")
         axis.grid(alpha=0.3)

@@ -75,7 +75,9 @@ def test_loss_is_answer_plus_question_loss_computed_independently(reduction):
         return torch.stack([term for row in _label_terms(log_probs, labels) for term in row]).mean()
 
     def sequence_mean(log_probs, labels):
-        return torch.stack([torch.stack(row).sum() for row in _label_terms(log_probs, labels)]).mean()
+        return torch.stack(
+            [torch.stack(row).sum() for row in _label_terms(log_probs, labels)]
+        ).mean()
 
     answer_token = token_mean(out.answer_log_probs, answer_labels)
     question_token = token_mean(out.question_log_probs, question_labels)
@@ -159,9 +161,9 @@ def test_separate_generators_freeze_an_untied_backbone_head():
     assert not core.backbone.lm_head.weight.requires_grad
     assert core.backbone.shared.weight.requires_grad
     core(*batch()).loss.backward()
-    assert all(
-        p.grad is not None for name, p in core.named_parameters() if p.requires_grad
-    ), "every trainable parameter is reached"
+    assert all(p.grad is not None for name, p in core.named_parameters() if p.requires_grad), (
+        "every trainable parameter is reached"
+    )
 
 
 def test_without_pointer_and_gate_the_losses_are_plain_t5_losses():
