@@ -14,9 +14,10 @@ ANSWER_START, QUESTION_START = VOCAB - 1, VOCAB - 2
 MAX_ANSWER, MAX_QUESTION = 6, 7
 
 
-def tiny_core(seed=0, **switches):
+def tiny_core(seed=0, backbone=None, **switches):
     torch.manual_seed(seed)
-    backbone = load_backbone(None, size="tiny", vocab_size=VOCAB)
+    if backbone is None:
+        backbone = load_backbone(None, size="tiny", vocab_size=VOCAB)
     core = IGJAQAP(
         backbone,
         answer_start_token_id=ANSWER_START,
@@ -150,14 +151,7 @@ def test_separate_generators_freeze_an_untied_backbone_head():
     torch.manual_seed(0)
     backbone = load_backbone(None, size="tiny", vocab_size=VOCAB)
     backbone.lm_head.weight = torch.nn.Parameter(backbone.lm_head.weight.detach().clone())
-    core = IGJAQAP(
-        backbone,
-        answer_start_token_id=ANSWER_START,
-        question_start_token_id=QUESTION_START,
-        max_answer_length=MAX_ANSWER,
-        max_question_length=MAX_QUESTION,
-        gate_heads=4,
-    )
+    core = tiny_core(backbone=backbone)
     assert not core.backbone.lm_head.weight.requires_grad
     assert core.backbone.shared.weight.requires_grad
     core(*batch()).loss.backward()
