@@ -1,6 +1,6 @@
 """Table 1 (prepared data statistics) for every dataset, beside the paper's.
 
-    python -m experiments.table1 [--profile offline] [--data-dir DIR]
+    python -m experiments.table1 [--profile offline] [--data-dir DIR] [--length-unit ptb|words]
 
 The offline profile reads the project's fixtures; other profiles read ``--data-dir``,
 else ``$QAPGEN_DATA_DIR``, else the hub. A dataset that cannot be found says why.
@@ -18,7 +18,7 @@ from experiments.sweep import ROOT
 from qapgen.data.datamodule import fixture_path
 from qapgen.data.errors import DataFormatError, DataNotFoundError
 from qapgen.data.prepare import prepare
-from qapgen.data.stats import dataset_stats, render_table1
+from qapgen.data.stats import LENGTH_UNITS, dataset_stats, render_table1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="offline")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results")
+    parser.add_argument("--length-unit", choices=sorted(LENGTH_UNITS), default="ptb")
     args = parser.parse_args(argv)
     sections, stats_by_dataset, failed = [], {}, 0
     for dataset in DATASETS:
         path = fixture_path(dataset) if args.profile == "offline" else args.data_dir
         try:
-            stats = dataset_stats(prepare(dataset, path))
+            stats = dataset_stats(prepare(dataset, path), args.length_unit)
         except (DataNotFoundError, DataFormatError, OSError) as error:
             sections.append(f"## {dataset}\n\ncould not prepare: {error}\n")
             failed += 1

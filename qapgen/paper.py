@@ -9,19 +9,20 @@ from __future__ import annotations
 import csv
 import io
 
-# dataset -> split counts and average words of context, question and answer.
+# dataset -> split counts and average lengths of context, question and answer (the paper
+# gives no unit; see qapgen.data.stats).
 TABLE1: dict[str, dict[str, float]] = {
     "squad": {
         "train": 36078, "val": 1584, "test": 4009,
-        "avg_context_words": 25.77, "avg_question_words": 11.6, "avg_answer_words": 3.8,
+        "avg_context": 25.77, "avg_question": 11.6, "avg_answer": 3.8,
     },
     "newsqa": {
         "train": 92449, "val": 5166, "test": 5122,
-        "avg_context_words": 36.5, "avg_question_words": 7.7, "avg_answer_words": 5.5,
+        "avg_context": 36.5, "avg_question": 7.7, "avg_answer": 5.5,
     },
     "coqa": {
         "train": 108647, "val": 2395, "test": 5588,
-        "avg_context_words": 10.6, "avg_question_words": 6.4, "avg_answer_words": 2.9,
+        "avg_context": 10.6, "avg_question": 6.4, "avg_answer": 2.9,
     },
 }  # fmt: skip
 

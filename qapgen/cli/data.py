@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qapgen.data.prepare import PrepareOptions, prepare
 from qapgen.data.readers import SOURCES
-from qapgen.data.stats import dataset_stats, render_table1
+from qapgen.data.stats import LENGTH_UNITS, dataset_stats, render_table1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: $QAPGEN_DATA_DIR, else the Hugging Face hub)",
     )
     stats.add_argument("--format", choices=("table", "json"), default="table")
+    stats.add_argument(
+        "--length-unit",
+        choices=sorted(LENGTH_UNITS),
+        default="ptb",
+        help="how average lengths count: PTB tokens (default; punctuation split off, as the "
+        "metrics tokenise) or whitespace words",
+    )
     stats.add_argument(
         "--coqa-context", choices=("rationale", "rationale_sentence", "story"), default="rationale"
     )
@@ -59,7 +66,7 @@ def run_stats(args: argparse.Namespace) -> int:
     prepared = prepare(
         args.dataset, args.path, options, cache_dir=args.cache_dir, use_cache=not args.no_cache
     )
-    stats = dataset_stats(prepared)
+    stats = dataset_stats(prepared, args.length_unit)
     if args.format == "json":
         print(json.dumps(stats, indent=2))
     else:

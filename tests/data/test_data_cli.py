@@ -29,12 +29,9 @@ def test_stats_json_has_table1_shape(capsys):
     stats = json.loads(capsys.readouterr().out)
     assert set(stats["splits"]) == {"train", "val", "test"}
     for entry in stats["splits"].values():
-        assert set(entry) == {
-            "count",
-            "avg_context_words",
-            "avg_question_words",
-            "avg_answer_words",
-        }
+        assert set(entry) == {"count", "avg_context", "avg_question", "avg_answer"}
+    assert stats["length_unit"] == "ptb"
+    assert stats["all"]["count"] == sum(e["count"] for e in stats["splits"].values())
     assert stats["source_records"] == stats["kept"] + sum(stats["dropped"].values())
     assert stats["dropped"]["segment_has_multiple_qa"] == 8
 
