@@ -104,15 +104,20 @@ def load_backbone(
         ) from error
 
 
-def vocabulary_logits(
-    backbone: T5ForConditionalGeneration, hidden_states: torch.Tensor
-) -> torch.Tensor:
-    """The backbone's own LM head, W h (T5 has no output bias), following its output convention.
+def head_inputs(config: T5Config, hidden_states: torch.Tensor) -> torch.Tensor:
+    """Decoder states as a vocabulary head of this backbone expects them.
 
     Original T5 ties the head to the input embeddings and rescales decoder outputs by d_model**-0.5
     before it; T5 v1.1 does not. `config.scale_decoder_outputs` records which, so a pretrained
     checkpoint's head is used exactly as it was trained.
     """
-    if backbone.config.scale_decoder_outputs:
-        hidden_states = hidden_states * (backbone.config.d_model**-0.5)
-    return backbone.lm_head(hidden_states)
+    if config.scale_decoder_outputs:
+        return hidden_states * (config.d_model**-0.5)
+    return hidden_states
+
+
+def vocabulary_logits(
+    backbone: T5ForConditionalGeneration, hidden_states: torch.Tensor
+) -> torch.Tensor:
+    """The backbone's own LM head, W h (T5 has no output bias), following its output convention."""
+    return backbone.lm_head(head_inputs(backbone.config, hidden_states))

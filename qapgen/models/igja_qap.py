@@ -172,17 +172,18 @@ class IGJAQAP(nn.Module):
             # An untied head (T5 v1.1) would be a parameter no loss reaches, which DDP rejects.
             backbone.lm_head.requires_grad_(False)
 
+    def _logits(self, head: GeneratorHead | None, hidden_states: torch.Tensor) -> torch.Tensor:
+        if head is None:  # tied: the backbone's one head serves both tasks
+            return vocabulary_logits(self.backbone, hidden_states)
+        return head(hidden_states)
+
     def answer_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """W_a h^a + b_a (eq. 2) before the softmax, (B, T, V)."""
-        if self.answer_head is None:
-            return vocabulary_logits(self.backbone, hidden_states)
-        return self.answer_head(hidden_states)
+        return self._logits(self.answer_head, hidden_states)
 
     def question_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """W_q h + b_q (eq. 13) before the softmax, (B, T, V); h is the fused question state."""
-        if self.question_head is None:
-            return vocabulary_logits(self.backbone, hidden_states)
-        return self.question_head(hidden_states)
+        return self._logits(self.question_head, hidden_states)
 
     def question_generator_input(
         self,

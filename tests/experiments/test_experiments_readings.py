@@ -4,51 +4,20 @@ holds every cell's metrics and curves, a table beside the floors and a figure.""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
 from experiments import readings
 
-ROOT = Path(__file__).resolve().parents[2]
-
-TINY_PROFILE = """
-seed_everything: 0
-test_after_fit: true
-trainer:
-  accelerator: cpu
-  devices: 1
-  max_steps: 6
-  val_check_interval: 3
-  check_val_every_n_epoch: null
-  log_every_n_steps: 1
-  enable_progress_bar: false
-  enable_model_summary: false
-data:
-  path: fixtures
-  tokenizer: train
-  tokenizer_vocab_size: 400
-  batch_size: 8
-  eval_batch_size: 16
-  limit_examples: 8
-model:
-  init_args:
-    backbone_size: tiny
-    optimizer: adafactor
-    lr: 1.0e-2
-    num_beams: 2
-    meteor: none
-"""
-
 
 @pytest.fixture
-def conf(tmp_path):
-    conf = tmp_path / "conf"
-    shutil.copytree(ROOT / "conf", conf)
-    (conf / "profile" / "tiny.yaml").write_text(TINY_PROFILE)
-    return conf
+def conf(tiny_conf):
+    # two validations in six steps: the curves have two points
+    return tiny_conf(
+        trainer={"max_steps": 6, "val_check_interval": 3, "check_val_every_n_epoch": None},
+        model={"optimizer": "adafactor", "lr": 1.0e-2},
+    )
 
 
 def test_every_igja_variant_states_all_three_readings():

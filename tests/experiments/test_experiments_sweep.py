@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,43 +16,10 @@ from experiments import sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
-TINY_PROFILE = """
-seed_everything: 0
-test_after_fit: true
-trainer:
-  accelerator: cpu
-  devices: 1
-  max_steps: 8
-  check_val_every_n_epoch: 1
-  log_every_n_steps: 1
-  enable_progress_bar: false
-  enable_model_summary: false
-  callbacks:
-    - class_path: lightning.pytorch.callbacks.ModelCheckpoint
-      init_args: {save_last: true, save_top_k: 0, every_n_train_steps: 2}
-data:
-  path: fixtures
-  tokenizer: train
-  tokenizer_vocab_size: 400
-  batch_size: 8
-  eval_batch_size: 16
-  limit_examples: 8
-model:
-  init_args:
-    backbone_size: tiny
-    optimizer: adamw
-    lr: 1.0e-3
-    num_beams: 2
-    meteor: none
-"""
-
 
 @pytest.fixture
-def conf(tmp_path):
-    conf = tmp_path / "conf"
-    shutil.copytree(ROOT / "conf", conf)
-    (conf / "profile" / "tiny.yaml").write_text(TINY_PROFILE)
-    return conf
+def conf(tiny_conf):
+    return tiny_conf()
 
 
 def sweep_args(conf: Path, results: Path, *extra: str) -> list[str]:
