@@ -66,6 +66,10 @@ table1: install ## Table 1: prepared data statistics beside the paper's
 	$(BIN)/python -m experiments.table1 --profile $(PROFILE) --results-dir $(RESULTS) \
 		$(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
+.PHONY: table1-variants
+table1-variants: install ## SQuAD's Table 1 under every preparation variant (DATA_DIR=folder of train/dev-v1.1.json)
+	$(BIN)/python -m experiments.table1_variants --data-dir $(DATA_DIR)
+
 .PHONY: figure5
 figure5: install ## Figure 5: per-task METEOR curves of IGJA-QAP and OneStop (PNG, PDF)
 	$(BIN)/python -m experiments.figure5 --profile $(PROFILE) --results-dir $(RESULTS)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from qapgen.data.prepare import PrepareOptions, prepare
 from qapgen.data.readers import SOURCES
+from qapgen.data.segment import SENTENCE_POLICIES
+from qapgen.data.split_lists import SPLIT_LISTS
 from qapgen.data.stats import LENGTH_UNITS, dataset_stats, render_table1
 
 
@@ -32,7 +34,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "metrics tokenise) or whitespace words",
     )
     stats.add_argument(
+        "--split",
+        choices=("paper", *SPLIT_LISTS),
+        default="paper",
+        help="paper: train file -> train, dev file carved into val and test (default); "
+        "du2017: Du et al. (2017)'s article lists (SQuAD)",
+    )
+    stats.add_argument(
+        "--sentence-policy",
+        choices=SENTENCE_POLICIES,
+        default=None,
+        help="unique: keep a sentence only when one QA pair falls in it; every_pair: one "
+        "record per QA pair with its answer's sentence (default: the dataset's, see README)",
+    )
+    stats.add_argument(
         "--coqa-context", choices=("rationale", "rationale_sentence", "story"), default="rationale"
+    )
+    stats.add_argument(
+        "--coqa-unanswerable",
+        choices=("keep", "drop"),
+        default="keep",
+        help="CoQA's 'unknown' answers: keep them (default; the paper's counts do) or drop them",
     )
     stats.add_argument("--split-seed", type=int, default=0)
     stats.add_argument(
@@ -61,8 +83,17 @@ def run_stats(args: argparse.Namespace) -> int:
                 f"--article-split wants TRAIN,VAL,TEST counts, got {args.article_split!r}"
             )
     options = PrepareOptions(
-        coqa_context=args.coqa_context, split_seed=args.split_seed, article_split=article_split
+        coqa_context=args.coqa_context,
+        coqa_unanswerable=args.coqa_unanswerable,
+        split=args.split,
+        sentence_policy=args.sentence_policy,
+        split_seed=args.split_seed,
+        article_split=article_split,
     )
+    try:
+        options = options.resolved(args.dataset)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     prepared = prepare(
         args.dataset, args.path, options, cache_dir=args.cache_dir, use_cache=not args.no_cache
     )

@@ -1,10 +1,25 @@
 """The paper's data preparation: source files -> sentence-level QA records in train/val/test.
 
-Steps (paper 4.1): read the official files; for SQuAD and NewsQA keep sentences that hold
-exactly one QA pair (``segment.py``); for CoQA build the context from the answer's
-rationale; carve val and test from dev by article with a fixed seed (NewsQA's combined file
-keeps its official splits). Every dropped QA pair is counted by reason. Prepared splits are
+Steps (paper 4.1): read the official files; cut SQuAD and NewsQA paragraphs to sentences
+by the dataset's sentence policy (``segment.py``); for CoQA build the context from the
+answer's rationale; split. Every dropped QA pair is counted by reason. Prepared splits are
 cached as parquet, keyed by the source files' hashes and the options.
+
+The policies, and the numbers of the paper each reproduces (``DATASET_POLICIES``):
+
+- SQuAD, ``split: paper``: sentence policy ``unique`` (a sentence is kept only when exactly
+  one QA pair falls in it, the paper's text); train from the train file, val and test carved
+  from dev by article in the paper's proportion. Closest of the count rules tried to the
+  paper's 36,078 / 1,584 / 4,009 (experiments/results/table1/).
+- SQuAD, ``split: du2017``: Du et al. (2017)'s split by article title (``splits/du2017``):
+  train and test from the train file, val = the dev file; policy ``every_pair`` (one
+  sentence-question pair per question), which gives their 11,877 test and 10,570 dev pairs.
+- NewsQA: policy ``every_pair``, official splits: the paper's 92,449 / 5,166 / 5,122 are the
+  official 92,549 / 5,166 / 5,126 less a few answers not in their context, so pairs that
+  share a sentence were kept.
+- CoQA: one record per question with its rationale as context, ``unknown`` answers kept
+  (``coqa_unanswerable: keep``): the paper's 108,647 train and 2,395 + 5,588 dev records are
+  the whole official train and dev sets.
 """
 
 from __future__ import annotations
@@ -22,23 +37,44 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from qapgen.data.errors import DataFormatError
 from qapgen.data.readers import get_source, read_source
 from qapgen.data.readers.base import ReadResult
 from qapgen.data.readers.hub import fetch_from_hub
 from qapgen.data.records import QARecord
-from qapgen.data.segment import segment_records, split_sentences
+from qapgen.data.segment import (
+    SEGMENTERS,
+    SENTENCE_POLICIES,
+    Segmenter,
+    SentencePolicy,
+    make_segmenter,
+    segment_records,
+    split_sentences,
+)
+from qapgen.data.split_lists import SPLIT_LISTS, ArticleLists, load_article_lists
 
 # Bump when preparation logic changes, so stale caches are not reused.
-PREPARATION_VERSION = 1
+PREPARATION_VERSION = 2
 SPLITS = ("train", "val", "test")
 
 # The paper's val : test sizes, carved from each dataset's dev set (Table 1). NewsQA's MRQA
 # release has no test split, so its dev set is carved in NewsQA's official proportion.
 DEV_CARVE = {"squad": (1584, 4009), "coqa": (2395, 5588), "newsqa": (5166, 5122)}
-# Datasets whose answers are spans, prepared at sentence level with the one-QA-pair rule.
+# Datasets whose answers are spans, cut to sentence level by a sentence policy.
 SENTENCE_LEVEL = {"squad", "newsqa"}
+# Each (dataset, split)'s default segmenter and sentence policy: what comes closest to the
+# published numbers (experiments/results/table1/ for SQuAD; NewsQA's counts imply the policy
+# and nothing here measures its segmenter, so it keeps pysbd, which handles its bylines).
+DATASET_POLICIES: dict[tuple[str, str], tuple[Segmenter, SentencePolicy]] = {
+    ("squad", "paper"): ("punkt", "unique"),
+    ("squad", "du2017"): ("punkt", "every_pair"),
+    ("newsqa", "paper"): ("pysbd", "every_pair"),
+}
+# Which splits each dataset offers: the paper's, and the named article-list splits.
+DATASET_SPLITS = {"squad": ("paper", *SPLIT_LISTS), "newsqa": ("paper",), "coqa": ("paper",)}
 
 CoQAContext = Literal["rationale", "rationale_sentence", "story"]
+CoQAUnanswerable = Literal["keep", "drop"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,15 @@ class PrepareOptions:
 
     coqa_context: the CoQA context: the rationale span (the paper's contexts average 10.6
         words, which matches the rationale), the sentence(s) holding it, or the whole story.
+    coqa_unanswerable: ``keep`` CoQA's "unknown" answers (no rationale: the context is the
+        story sentence sharing most words with the question; the paper's counts keep them)
+        or ``drop`` them (counted as ``unanswerable``).
+    split: ``paper`` (train file -> train, dev file carved into val and test) or ``du2017``
+        (SQuAD only: Du et al.'s article lists, see ``split_lists``).
+    segmenter: ``pysbd`` or ``punkt`` (see ``qapgen.data.segment``); None takes the
+        dataset's and split's default (``DATASET_POLICIES``).
+    sentence_policy: ``unique`` or ``every_pair`` (see ``qapgen.data.segment``); None takes
+        the dataset's and split's default.
     split_seed: seed of the article shuffle that carves val/test from dev.
     dev_carve: val : test proportion for carving dev; None takes the paper's (DEV_CARVE).
     article_split: if set, pool every record and split by ARTICLE COUNTS (train, val, test),
@@ -54,12 +99,40 @@ class PrepareOptions:
     """
 
     coqa_context: CoQAContext = "rationale"
+    coqa_unanswerable: CoQAUnanswerable = "keep"
+    split: str = "paper"
+    segmenter: Segmenter | None = None
+    sentence_policy: SentencePolicy | None = None
     split_seed: int = 0
     dev_carve: tuple[int, int] | None = None
     article_split: tuple[int, int, int] | None = None
 
     def key(self) -> dict:
         return asdict(self)
+
+    def resolved(self, dataset: str) -> PrepareOptions:
+        """These options with the dataset's defaults filled in, each value checked."""
+        splits = DATASET_SPLITS.get(dataset, ("paper",))
+        if self.split not in splits:
+            raise ValueError(
+                f"split {self.split!r} is not offered for {dataset}; choose one of {splits}"
+            )
+        if self.split != "paper" and self.article_split is not None:
+            raise ValueError(f"split {self.split!r} fixes the split; drop article_split")
+        if self.coqa_unanswerable not in ("keep", "drop"):
+            raise ValueError(
+                f"coqa_unanswerable must be 'keep' or 'drop', not {self.coqa_unanswerable!r}"
+            )
+        if dataset not in SENTENCE_LEVEL:
+            return replace(self, segmenter=None, sentence_policy=None)
+        segmenter, policy = DATASET_POLICIES[(dataset, self.split)]
+        segmenter = self.segmenter or segmenter
+        policy = self.sentence_policy or policy
+        if segmenter not in SEGMENTERS:
+            raise ValueError(f"segmenter must be one of {SEGMENTERS}, not {segmenter!r}")
+        if policy not in SENTENCE_POLICIES:
+            raise ValueError(f"sentence_policy must be one of {SENTENCE_POLICIES}, not {policy!r}")
+        return replace(self, segmenter=segmenter, sentence_policy=policy)
 
 
 @dataclass
@@ -80,14 +153,18 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("QAPGEN_CACHE_DIR", Path.home() / ".cache" / "qapgen"))
 
 
-def resolve_source_path(dataset: str, path: str | Path | None, cache_dir: Path) -> Path:
-    """Where to read ``dataset`` from: the given path, QAPGEN_DATA_DIR, or the hub."""
+def resolve_source_path(
+    dataset: str, path: str | Path | None, cache_dir: Path, split: str = "paper"
+) -> Path:
+    """Where to read ``dataset`` from: the given path, QAPGEN_DATA_DIR, or the hub (a named
+    split has a hub copy of its own, e.g. ``lmqg/qg_squad`` for SQuAD's du2017)."""
     if path is not None:
         return Path(path).expanduser()
     data_dir = os.environ.get("QAPGEN_DATA_DIR")
     if data_dir:
         return Path(data_dir).expanduser()
-    return fetch_from_hub(dataset, cache_dir / "hub" / dataset)
+    hub_key = dataset if split == "paper" else f"{dataset}-{split}"
+    return fetch_from_hub(hub_key, cache_dir / "hub" / hub_key)
 
 
 def prepare(
@@ -99,10 +176,10 @@ def prepare(
     use_cache: bool = True,
 ) -> PreparedData:
     """Prepare ``dataset`` from ``path`` (a file or a folder of official files)."""
-    options = options or PrepareOptions()
     get_source(dataset)  # fail early on an unknown name
+    options = (options or PrepareOptions()).resolved(dataset)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    source_path = resolve_source_path(dataset, path, cache_root)
+    source_path = resolve_source_path(dataset, path, cache_root, options.split)
     files = [p for _, p in get_source(dataset).locate(source_path)]
     key = _cache_key(dataset, files, options)
     cache_path = cache_root / "prepared" / f"{dataset}-{key}"
@@ -119,13 +196,27 @@ def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> Prep
     dropped: Counter[str] = Counter()
     source_records = 0
     by_raw_split: dict[str, list[QARecord]] = {}
+    splitter = None
+    if dataset in SENTENCE_LEVEL:
+        paragraphs = (r.context for result in raw.values() for r in result.records)
+        splitter = make_segmenter(options.segmenter, paragraphs)
     for raw_split, result in raw.items():
         source_records += result.source_records
         dropped.update(result.dropped)
-        by_raw_split[raw_split] = _to_segments(dataset, result, options, dropped)
+        by_raw_split[raw_split] = _to_segments(dataset, result, options, dropped, splitter)
 
     splits: dict[str, list[QARecord]] = {name: [] for name in SPLITS}
-    if options.article_split is not None:
+    if options.split != "paper" and "own" not in by_raw_split:
+        lists = load_article_lists(options.split)
+        carved = split_by_article_lists(by_raw_split, lists, dropped)
+        splits.update(zip(SPLITS, carved, strict=True))
+    elif options.split == "paper" and "own" in by_raw_split and dataset == "squad":
+        raise DataFormatError(
+            path,
+            "these are pre-split files (the hub's du2017 copy); use split: du2017, or pass "
+            "the official train-v1.1.json and dev-v1.1.json for the paper's split",
+        )
+    elif options.article_split is not None:
         pooled = [r for records in by_raw_split.values() for r in records]
         carved = split_by_article_counts(pooled, options.article_split, options.split_seed)
         splits.update(zip(SPLITS, carved, strict=True))
@@ -153,31 +244,92 @@ def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> Prep
 
 
 def _to_segments(
-    dataset: str, result: ReadResult, options: PrepareOptions, dropped: Counter[str]
+    dataset: str,
+    result: ReadResult,
+    options: PrepareOptions,
+    dropped: Counter[str],
+    splitter,
 ) -> list[QARecord]:
-    if dataset in SENTENCE_LEVEL:
-        return segment_records(result.records, dropped)
-    return [
-        r for r in (coqa_context(r, options.coqa_context, dropped) for r in result.records) if r
-    ]
+    if splitter is not None:
+        return segment_records(result.records, dropped, options.sentence_policy, splitter)
+    records = []
+    for record in result.records:
+        if record.source.get("unanswerable") and options.coqa_unanswerable == "drop":
+            dropped["unanswerable"] += 1
+            continue
+        prepared = coqa_context(record, options.coqa_context, dropped)
+        if prepared is not None:
+            records.append(prepared)
+    return records
 
 
 def coqa_context(record: QARecord, mode: CoQAContext, dropped: Counter[str]) -> QARecord | None:
-    """Build a CoQA record's context from its rationale span, per ``mode``."""
+    """Build a CoQA record's context from its rationale span, per ``mode``.
+
+    An unanswerable question has no rationale; outside ``story`` mode its context is the
+    story sentence that shares most words with the question (the first such), so that it
+    stays as short as the others."""
     story = record.context
-    start, end = record.source["rationale_start"], record.source["rationale_end"]
-    if mode == "story":
-        context = story
-    elif mode == "rationale":
-        context = story[start:end].strip()
+    if record.source.get("unanswerable"):
+        context = story if mode == "story" else _closest_sentence(story, record.question)
     else:
-        covering = [s for s in split_sentences(story) if s.start < end and start < s.end]
-        context = story[covering[0].start : covering[-1].end] if covering else ""
+        start, end = record.source["rationale_start"], record.source["rationale_end"]
+        if mode == "story":
+            context = story
+        elif mode == "rationale":
+            context = story[start:end].strip()
+        else:
+            covering = [s for s in split_sentences(story) if s.start < end and start < s.end]
+            context = story[covering[0].start : covering[-1].end] if covering else ""
     if not context:
         dropped["empty_rationale"] += 1
         return None
     found = context.find(record.answer)
     return replace(record, context=context, answer_start=found if found >= 0 else None)
+
+
+def _closest_sentence(story: str, question: str) -> str:
+    words = set(question.lower().split())
+    sentences = split_sentences(story)
+    if not sentences:
+        return ""
+    overlaps = [len(words & set(s.text.lower().split())) for s in sentences]
+    return sentences[overlaps.index(max(overlaps))].text
+
+
+def split_by_article_lists(
+    by_raw_split: dict[str, list[QARecord]], lists: ArticleLists, dropped: Counter[str]
+) -> tuple[list[QARecord], list[QARecord], list[QARecord]]:
+    """Train, val and test by article title: each list names the raw split (file) its
+    articles come from. A listed title missing from its file is an error (the files are not
+    the ones the split was defined on); an article in no list is dropped and counted."""
+    out: dict[str, list[QARecord]] = {name: [] for name in SPLITS}
+    owner = {}
+    for split, (raw_split, titles) in lists.splits.items():
+        records = by_raw_split.get(raw_split)
+        if records is None:
+            raise DataFormatError(
+                lists.files[split],
+                f"the {lists.name} {split} split takes its articles from the SQuAD {raw_split} "
+                f"file, which is not among the files read",
+            )
+        missing = sorted(set(titles) - {r.article_id for r in records})
+        if missing:
+            raise DataFormatError(
+                lists.files[split],
+                f"{len(missing)} listed article(s) are not in the {raw_split} file, e.g. "
+                f"{missing[0]!r}: this split is defined on the official SQuAD v1.1 files",
+            )
+        for title in titles:
+            owner[(raw_split, title)] = split
+    for raw_split, records in by_raw_split.items():
+        for record in records:
+            split = owner.get((raw_split, record.article_id))
+            if split is None:
+                dropped[f"article_not_in_{lists.name}"] += 1
+            else:
+                out[split].append(record)
+    return out["train"], out["val"], out["test"]
 
 
 def _shuffled_articles(records: Sequence[QARecord], seed: int) -> list[list[QARecord]]:
@@ -237,6 +389,9 @@ def _cache_key(dataset: str, files: Sequence[Path], options: PrepareOptions) -> 
         "files": sorted((Path(f).name, _file_digest(Path(f))) for f in files),
         "options": options.key(),
     }
+    if options.split != "paper":  # the lists define the split: edited lists, new cache
+        lists = load_article_lists(options.split)
+        payload["split_lists"] = sorted((p.name, _file_digest(p)) for p in lists.files.values())
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

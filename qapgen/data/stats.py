@@ -13,7 +13,7 @@ from typing import Literal
 
 from qapgen.data.prepare import PreparedData
 from qapgen.metrics.normalize import tokenize
-from qapgen.paper import TABLE1
+from qapgen.paper import DU2017_COUNTS, TABLE1
 
 LengthUnit = Literal["ptb", "words"]
 LENGTH_UNITS: dict[str, Callable[[str], int]] = {
@@ -72,15 +72,30 @@ def _difference(ours: float, paper: float) -> str:
     return f"{100 * (ours - paper) / paper:+.1f}%"
 
 
+def reference_numbers(stats: dict) -> tuple[str, dict[str, float]]:
+    """What to set our numbers beside: the IGJA-QAP paper's Table 1 for its split, Du et
+    al.'s pair counts for theirs (no lengths)."""
+    split = stats.get("options", {}).get("split", "paper")
+    if split == "du2017":
+        return "Du et al. (2017)", dict(DU2017_COUNTS)
+    if split != "paper" or stats.get("options", {}).get("article_split"):
+        return "", {}
+    return "the paper", TABLE1.get(stats["dataset"], {})
+
+
 def render_table1(stats: dict) -> str:
-    """A plain-text Table 1 for one dataset, ours beside the paper's, with the relative
-    difference of each count and each average length."""
-    paper = TABLE1.get(stats["dataset"], {})
+    """A plain-text Table 1 for one dataset, ours beside the reference's (see
+    ``reference_numbers``), with the relative difference of each count and average length."""
+    source, paper = reference_numbers(stats)
     unit = stats.get("length_unit", "ptb")
-    header = f"{'split':<7}{'count':>9}{'paper':>9}{'diff':>9}{'ctx':>8}{'q':>7}{'a':>7}"
+    options = stats.get("options", {})
+    header = f"{'split':<7}{'count':>9}{'ref':>9}{'diff':>9}{'ctx':>8}{'q':>7}{'a':>7}"
     lines = [
-        f"Table 1 ({stats['dataset']}): ours, with the paper's counts; lengths in "
-        f"{LENGTH_UNIT_NAMES[unit]}",
+        f"Table 1 ({stats['dataset']}): ours, with {source or 'no reference'}'s counts; "
+        f"lengths in {LENGTH_UNIT_NAMES[unit]}",
+        f"prepared with split {options.get('split', 'paper')}, segmenter "
+        f"{options.get('segmenter') or '-'}, sentence policy "
+        f"{options.get('sentence_policy') or '-'}",
         header,
     ]
     for name, entry in [*stats["splits"].items(), ("all", stats["all"])]:
@@ -93,7 +108,7 @@ def render_table1(stats: dict) -> str:
             f"{name:<7}{entry['count']:>9}{counts}{entry['avg_context']:>8.2f}"
             f"{entry['avg_question']:>7.2f}{entry['avg_answer']:>7.2f}"
         )
-    if paper:
+    if "avg_context" in paper:
         lines.append(
             f"{'paper':<7}{'':>27}{paper['avg_context']:>8.2f}"
             f"{paper['avg_question']:>7.2f}{paper['avg_answer']:>7.2f}"

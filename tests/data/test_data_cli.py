@@ -40,7 +40,11 @@ def test_stats_table_shows_the_paper_beside_ours(capsys):
     assert main(["data", "stats", "--dataset", "coqa", "--path", str(fixture_path("coqa"))]) == 0
     out = capsys.readouterr().out
     assert "Table 1 (coqa)" in out and "108647" in out and "10.60" in out
-    assert "dropped       1  unanswerable" in out
+    # the paper's counts keep CoQA's unanswerable questions; dropping them is an option
+    assert "kept 107 of 107" in out and "unanswerable" not in out
+    assert main(["data", "stats", "--dataset", "coqa", "--path", str(fixture_path("coqa")),
+                 "--coqa-unanswerable", "drop"]) == 0  # fmt: skip
+    assert "dropped       1  unanswerable" in capsys.readouterr().out
 
 
 def test_truncated_file_exits_nonzero_naming_the_problem(tmp_path):

@@ -50,8 +50,10 @@ def test_coqa_rows_round_trip(tmp_path):
     ]
     write_coqa({"train": rows}, tmp_path)
     results, _ = read_source("coqa", tmp_path)
-    assert [r.answer for r in results["train"].records] == ["a door"]
-    assert results["train"].dropped == {"unanswerable": 1}
+    records = results["train"].records
+    assert [r.answer for r in records] == ["a door", "unknown"]
+    assert [bool(r.source.get("unanswerable")) for r in records] == [False, True]
+    assert not results["train"].dropped
 
 
 def test_mrqa_rows_round_trip_and_filter_the_subset(tmp_path):

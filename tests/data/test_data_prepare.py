@@ -12,7 +12,9 @@ from qapgen.data.prepare import (
     prepare,
     split_by_article_counts,
 )
+from qapgen.data.readers.coqa import read_coqa
 from qapgen.data.records import QARecord
+from qapgen.data.segment import split_sentences
 
 COUNTS = content.EXPECTED_COUNTS
 
@@ -92,22 +94,63 @@ def test_article_split_option_pools_the_dev_file_into_three_splits():
     assert {r.split for r in prepared.splits["train"]} == {"train"}
 
 
-def test_newsqa_keeps_its_official_splits():
+def every_pair_kept(fmt: str, split: str) -> int:
+    entry = COUNTS[fmt][split]
+    return entry["total"] - entry["answer_missing"] - entry.get("bad_question", 0)
+
+
+def test_newsqa_keeps_its_official_splits_and_every_answerable_pair():
+    # The paper's NewsQA counts are the official split sizes: pairs sharing a sentence, and
+    # answers crossing one, are kept (policy every_pair, the default for NewsQA).
     prepared = prepare("newsqa", fixture_path("newsqa"))
+    assert prepared.options["sentence_policy"] == "every_pair"
+    assert len(prepared.splits["train"]) == every_pair_kept("newsqa", "train")
+    assert len(prepared.splits["val"]) == every_pair_kept("newsqa", "dev")
+    assert len(prepared.splits["test"]) == every_pair_kept("newsqa", "test")
+    assert prepared.dropped == {"bad_question": 1, "no_answer": 1}
+    assert prepared.kept + sum(prepared.dropped.values()) == prepared.source_records
+
+
+def test_newsqa_under_the_unique_policy_keeps_only_lone_pairs():
+    prepared = prepare("newsqa", fixture_path("newsqa"), PrepareOptions(sentence_policy="unique"))
     assert len(prepared.splits["train"]) == expected_kept("newsqa", "train")
     assert len(prepared.splits["val"]) == expected_kept("newsqa", "dev")
     assert len(prepared.splits["test"]) == expected_kept("newsqa", "test")
-    assert prepared.dropped["bad_question"] == 1 and prepared.dropped["no_answer"] == 1
+    counts = [COUNTS["newsqa"][split] for split in ("train", "dev", "test")]
+    assert prepared.dropped == {
+        "bad_question": 1,
+        "no_answer": 1,
+        "segment_has_multiple_qa": sum(c["shared_sentence"] for c in counts),
+        "answer_crosses_sentences": sum(c["cross_sentence"] for c in counts),
+    }
+
+
+@pytest.mark.parametrize("segmenter", ["pysbd", "punkt"])
+def test_squad_every_pair_policy_counts_per_segmenter(segmenter):
+    options = PrepareOptions(sentence_policy="every_pair", segmenter=segmenter)
+    prepared = prepare("squad", fixture_path("squad"), options, use_cache=False)
+    assert len(prepared.splits["train"]) == every_pair_kept("squad", "train")
+    assert len(prepared.splits["val"]) + len(prepared.splits["test"]) == every_pair_kept(
+        "squad", "dev"
+    )
+    assert prepared.dropped == {
+        "answer_not_in_context": COUNTS["squad"]["train"]["answer_missing"]
+        + COUNTS["squad"]["dev"]["answer_missing"]
+    }
+    for record in (r for split in prepared.splits.values() for r in split):
+        assert record.context[record.answer_start :].startswith(record.answer)
 
 
 @pytest.mark.parametrize("mode", ["rationale", "rationale_sentence", "story"])
 def test_coqa_context_modes(mode):
     prepared = prepare("coqa", fixture_path("coqa"), PrepareOptions(coqa_context=mode))
     train = prepared.splits["train"]
-    assert len(train) == COUNTS["coqa"]["train"]["total"] - 1  # the unanswerable one
+    assert len(train) == COUNTS["coqa"]["train"]["total"]  # the unanswerable one kept
     lengths = [len(r.context.split()) for r in train]
     mean = sum(lengths) / len(lengths)
     for r in train:
+        if r.source.get("unanswerable"):
+            continue
         story = r.source  # rationale offsets index the story
         assert story["rationale_end"] > story["rationale_start"]
         if r.answer_start is not None:
@@ -144,3 +187,35 @@ def test_data_dir_environment_variable_is_used(monkeypatch):
     monkeypatch.setenv("QAPGEN_DATA_DIR", str(fixture_path("coqa").parent))
     prepared = prepare("coqa")
     assert prepared.splits["train"]
+
+
+def test_coqa_keeps_unanswerable_questions_with_their_closest_sentence_or_drops_them():
+    kept = prepare("coqa", fixture_path("coqa"))
+    total = sum(COUNTS["coqa"][split]["total"] for split in ("train", "dev"))
+    assert kept.kept == kept.source_records == total and not kept.dropped
+    (unknown,) = [r for s in kept.splits.values() for r in s if r.source.get("unanswerable")]
+    story = next(
+        r
+        for r in read_coqa(fixture_path("coqa") / "coqa-train-v1.0.json", "train").records
+        if r.id == unknown.id
+    ).context
+    sentences = [s.text for s in split_sentences(story)]
+    question_words = set(unknown.question.lower().split())
+    overlaps = [len(question_words & set(s.lower().split())) for s in sentences]
+    assert unknown.context == sentences[overlaps.index(max(overlaps))]
+    dropped = prepare("coqa", fixture_path("coqa"), PrepareOptions(coqa_unanswerable="drop"))
+    assert dropped.kept == total - 1 and dropped.dropped == {"unanswerable": 1}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (PrepareOptions(split="du2017"), "not offered for newsqa"),
+        (PrepareOptions(sentence_policy="some"), "sentence_policy"),
+        (PrepareOptions(segmenter="spacy"), "segmenter"),
+        (PrepareOptions(coqa_unanswerable="maybe"), "coqa_unanswerable"),
+    ],
+)
+def test_bad_preparation_options_are_named(options, message):
+    with pytest.raises(ValueError, match=message):
+        options.resolved("newsqa")

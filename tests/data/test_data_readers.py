@@ -68,9 +68,15 @@ def test_mrqa_reader_uses_inclusive_char_spans():
 def test_coqa_reader_keeps_free_form_answers_and_rationales():
     train = read_coqa(fixture_path("coqa") / "coqa-train-v1.0.json", "train")
     assert train.source_records == COUNTS["coqa"]["train"]["total"]
-    assert dict(train.dropped) == {"unanswerable": 1}
+    # Unanswerable questions are kept and flagged: preparation keeps or drops them.
+    assert not train.dropped and len(train.records) == train.source_records
+    flagged = [r for r in train.records if r.source.get("unanswerable")]
+    assert len(flagged) == COUNTS["coqa"]["train"]["answer_missing"]
     for record in train.records:
         assert record.answer_start is None
+        if record in flagged:
+            assert "rationale_start" not in record.source
+            continue
         start, end = record.source["rationale_start"], record.source["rationale_end"]
         assert 0 <= start < end <= len(record.context)
 

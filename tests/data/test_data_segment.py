@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from qapgen.data.records import QARecord
-from qapgen.data.segment import segment_records, split_sentences
+from qapgen.data.segment import make_segmenter, segment_records, split_sentences
 
 CONTEXT = (
     "The mill opened in 1802. Dr. Hale ran it for forty years, and his daughter ran it after "
@@ -56,3 +58,43 @@ def test_a_crossing_answer_does_not_block_its_sentence():
     kept = segment_records(records, dropped)
     assert [r.id for r in kept] == ["a"]
     assert dropped == {"answer_crosses_sentences": 1}
+
+
+def test_every_pair_policy_keeps_shared_sentences_and_joins_crossed_ones():
+    records = [
+        record("a", "1802"),
+        record("b", "forty years"),  # shares sentence 1 with c: both kept, same context
+        record("c", "his daughter"),
+        record("d", "1802. Dr"),  # crosses sentences 0-1: both sentences are its context
+    ]
+    dropped: Counter[str] = Counter()
+    kept = {r.id: r for r in segment_records(records, dropped, "every_pair")}
+    assert not dropped and sorted(kept) == ["a", "b", "c", "d"]
+    sentence_1 = "Dr. Hale ran it for forty years, and his daughter ran it after him."
+    assert kept["b"].context == kept["c"].context == sentence_1
+    assert kept["d"].context == "The mill opened in 1802. " + sentence_1
+    assert kept["d"].source["sentence_count"] == 2
+    for r in kept.values():
+        assert r.context[r.answer_start : r.answer_start + len(r.answer)] == r.answer
+
+
+def test_punkt_learns_abbreviations_from_the_paragraphs_it_segments():
+    # "Dr." is frequent and never ends a sentence in these paragraphs, so Punkt learns it as
+    # an abbreviation; trained on nothing, it splits after it.
+    paragraphs = [
+        f"Dr. Hale{i} ran the mill for {i} years. Dr. Vos closed it. The town grew."
+        for i in range(60)
+    ]
+    split = make_segmenter("punkt", paragraphs)
+    assert [s.text for s in split(CONTEXT)] == [s.text for s in split_sentences(CONTEXT)]
+    assert "Dr." in [s.text for s in make_segmenter("punkt", [])(CONTEXT)]
+    for sentence in split(CONTEXT):
+        assert CONTEXT[sentence.start : sentence.end] == sentence.text
+    assert make_segmenter("pysbd", []) is split_sentences
+
+
+def test_unknown_policy_or_segmenter_is_named():
+    with pytest.raises(ValueError, match="sentence policy"):
+        segment_records([record("a", "1802")], Counter(), "all")
+    with pytest.raises(ValueError, match="segmenter"):
+        make_segmenter("spacy", [])

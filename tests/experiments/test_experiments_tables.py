@@ -151,3 +151,28 @@ def test_figure5_reads_resumed_csv_logs_and_writes_png_and_pdf(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert all(p.stat().st_size > 1000 for p in paths)
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_table1_variants_report_counts_and_lengths_per_preparation(tmp_path, monkeypatch,
+                                                                   isolated_cache):  # fmt: skip
+    from experiments import table1_variants
+    from qapgen.data.datamodule import fixture_path
+    from qapgen.data.prepare import PrepareOptions
+
+    chosen = [
+        PrepareOptions(sentence_policy="unique"),
+        PrepareOptions(sentence_policy="every_pair"),
+    ]
+    monkeypatch.setattr(table1_variants, "variants", lambda: chosen)
+    out = tmp_path / "table1"
+    assert (
+        table1_variants.main(["--data-dir", str(fixture_path("squad")), "--out-dir", str(out)]) == 0
+    )
+    rows = json.loads((out / "squad-variants.json").read_text())
+    assert [r["options"]["sentence_policy"] for r in rows] == ["unique", "every_pair"]
+    unique, every = rows
+    # every_pair keeps what unique drops for sharing a sentence or crossing one
+    assert sum(every["counts"].values()) == sum(unique["counts"].values()) + unique["dropped"][
+        "segment_has_multiple_qa"] + unique["dropped"]["answer_crosses_sentences"]  # fmt: skip
+    table = (out / "squad-variants.md").read_text()
+    assert "| paper | punkt | unique |" in table and "(the paper)" in table

@@ -8,7 +8,7 @@ NewsQA as Maluuba's combined JSON or as MRQA JSON lines) and to its hub copy.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qapgen.data.errors import DataFormatError, DataNotFoundError
@@ -77,6 +77,17 @@ def _read_newsqa_own_splits(path: Path, raw_split: str) -> ReadResult:
     return read_newsqa_combined(path)
 
 
+def _read_qg_squad(split: str) -> Reader:
+    """A reader of one pre-split SQuAD-format file: its records carry ``split``."""
+
+    def read(path: Path, raw_split: str) -> ReadResult:
+        result = read_squad(path, "own")
+        result.records = [replace(r, split=split) for r in result.records]
+        return result
+
+    return read
+
+
 SOURCES: dict[str, DatasetSource] = {
     "squad": DatasetSource(
         "squad",
@@ -84,6 +95,15 @@ SOURCES: dict[str, DatasetSource] = {
             (
                 SourceFile("train", "train-v1.1.json", read_squad),
                 SourceFile("dev", "dev-v1.1.json", read_squad),
+            ),
+            # Du et al.'s split from the hub (lmqg/qg_squad), already split.
+            tuple(
+                SourceFile("own", name, _read_qg_squad(split))
+                for split, name in (
+                    ("train", hub.QG_SQUAD_FILES["train"]),
+                    ("val", hub.QG_SQUAD_FILES["dev"]),
+                    ("test", hub.QG_SQUAD_FILES["test"]),
+                )
             ),
         ),
         hub.write_squad,

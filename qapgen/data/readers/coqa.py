@@ -3,7 +3,8 @@
 CoQA answers are free-form text written by annotators; each comes with a rationale span in
 the story. The reader keeps the whole story as the context and the rationale's offsets in
 ``source``; preparation then builds the context the experiment asks for (rationale span,
-its sentence, or the story).
+its sentence, or the story). Unanswerable questions ("unknown", no rationale) are kept with
+``source["unanswerable"]``; preparation keeps or drops them.
 """
 
 from __future__ import annotations
@@ -57,13 +58,12 @@ def read_coqa(path: Path, split: str) -> ReadResult:
             if not text.strip():
                 result.dropped["empty_context"] += 1
                 continue
-            if free_form.lower().rstrip(".") in UNANSWERABLE or start < 0:
-                result.dropped["unanswerable"] += 1
-                continue
             if not free_form or not q_text.strip():
                 result.dropped["empty_answer_or_question"] += 1
                 continue
-            if not 0 <= start < end <= len(text):
+            # Kept and flagged: preparation keeps or drops them (coqa_unanswerable).
+            unanswerable = free_form.lower().rstrip(".") in UNANSWERABLE or start < 0
+            if not unanswerable and not 0 <= start < end <= len(text):
                 raise DataFormatError(
                     path,
                     f"rationale span [{start}, {end}) lies outside the story "
@@ -71,6 +71,11 @@ def read_coqa(path: Path, split: str) -> ReadResult:
                     record=qa_id,
                     field="span_start/span_end",
                 )
+            rationale = (
+                {"unanswerable": True}
+                if unanswerable
+                else {"rationale_start": start, "rationale_end": end}
+            )
             result.records.append(
                 QARecord(
                     id=qa_id,
@@ -84,8 +89,7 @@ def read_coqa(path: Path, split: str) -> ReadResult:
                     source={
                         "file": str(path),
                         "location": q_where,
-                        "rationale_start": start,
-                        "rationale_end": end,
+                        **rationale,
                         "turn_id": turn,
                     },
                 )

@@ -15,13 +15,23 @@ from typing import Any
 
 from qapgen.data.errors import DataNotFoundError
 
+# key (a dataset, or dataset-split for a split with a hub copy of its own) ->
+# (hub name, subset, the source dataset whose files are written)
 HUB_NAMES = {
-    "squad": ("rajpurkar/squad", None),
-    "coqa": ("stanfordnlp/coqa", None),
+    "squad": ("rajpurkar/squad", None, "squad"),
+    "coqa": ("stanfordnlp/coqa", None, "coqa"),
     # The MRQA release holds NewsQA among other subsets; rows are filtered by `subset`.
-    "newsqa": ("mrqa-workshop/mrqa", "NewsQA"),
+    "newsqa": ("mrqa-workshop/mrqa", "NewsQA", "newsqa"),
+    # Du et al. (2017)'s split as QG-Bench ships it: train / validation / test already split.
+    "squad-du2017": ("lmqg/qg_squad", None, "squad"),
 }
-HUB_SPLITS = {"train": "train", "validation": "dev"}
+HUB_SPLITS = {"train": "train", "validation": "dev", "test": "test"}
+# Pre-split SQuAD-format files written from lmqg/qg_squad (raw split "own").
+QG_SQUAD_FILES = {
+    "train": "qg_squad/train.json",
+    "dev": "qg_squad/dev.json",
+    "test": "qg_squad/test.json",
+}
 
 
 def write_squad(
@@ -49,6 +59,35 @@ def write_squad(
             for title, paras in articles.items()
         ]
         _write_json(out_dir / OFFICIAL_FILES[split], {"version": "1.1", "data": data})
+
+
+def write_qg_squad(rows_by_split: Mapping[str, Iterable[Mapping[str, Any]]], out_dir: Path) -> None:
+    """lmqg/qg_squad rows (one per question: paragraph, sentence, answer) -> SQuAD-format
+    ``qg_squad/{train,dev,test}.json``. The rows carry no answer offset: the answer is placed
+    at its first occurrence inside its sentence (else in the paragraph), and no title: each
+    paragraph is its own article."""
+    for split, rows in rows_by_split.items():
+        paragraphs: dict[str, dict[str, Any]] = {}
+        for index, row in enumerate(rows):
+            paragraph, answer = row["paragraph"], row["answer"]
+            key = str(row.get("paragraph_id") or paragraph)
+            entry = paragraphs.setdefault(key, {"context": paragraph, "qas": []})
+            sentence_at = paragraph.find(row.get("sentence") or "\0")
+            start = paragraph.find(answer, max(sentence_at, 0))
+            if start < 0:
+                start = paragraph.find(answer)
+            entry["qas"].append(
+                {
+                    "id": f"qg_squad-{split}-{index}",
+                    "question": row["question"],
+                    "answers": [{"text": answer, "answer_start": start}],
+                }
+            )
+        data = [
+            {"title": f"qg_squad-{split}-{n}", "paragraphs": [entry]}
+            for n, entry in enumerate(paragraphs.values())
+        ]
+        _write_json(out_dir / QG_SQUAD_FILES[split], {"version": "1.1", "data": data})
 
 
 def write_coqa(
@@ -142,7 +181,7 @@ def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
     A failed download raises DataNotFoundError saying what failed and how to use a local
     copy instead; it never falls back silently.
     """
-    hub_name, subset = HUB_NAMES[dataset]
+    hub_name, subset, source = HUB_NAMES[dataset]
     marker = out_dir / ".complete"
     if marker.exists():
         return out_dir
@@ -155,12 +194,15 @@ def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
             f"could not load {dataset!r} from the Hugging Face hub as {hub_name!r} "
             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
             f"Use a local copy: pass --path DIR (or set data.path in YAML, or QAPGEN_DATA_DIR) "
-            f"to a folder holding the official files ({', '.join(official_names(dataset))})."
+            f"to a folder holding the official files ({', '.join(official_names(source))})."
         ) from error
     from qapgen.data.readers import SOURCES
 
     rows = {HUB_SPLITS[s]: loaded[s] for s in loaded if s in HUB_SPLITS}
-    SOURCES[dataset].hub_writer(rows, out_dir, subset)
+    if hub_name == "lmqg/qg_squad":
+        write_qg_squad(rows, out_dir)
+    else:
+        SOURCES[source].hub_writer(rows, out_dir, subset)
     marker.write_text(hub_name)
     return out_dir
 
