@@ -1,7 +1,10 @@
 """DeepNQG (Du et al. 2017): an attention LSTM encoder-decoder from context to question.
 
-Trained from scratch, no pre-training. Its vocabulary is the DataModule tokenizer's ids with
-an embedding table of its own; word vectors come from a local GloVe-format file when
+Trained from scratch, no pre-training, on Du et al.'s vocabulary, optimiser and schedule as
+``conf/model/deepnqg.yaml`` sets them (a word-level vocabulary built from the training split,
+``data.tokenizer: words``; SGD at lr 1.0 halved after epoch 8; 15 epochs). Its vocabulary is
+the DataModule tokenizer's ids with an embedding table of its own; word vectors come from a
+local GloVe-format file when
 ``glove_path`` is given (each token's text, lowercased and without the word-start marker, is
 looked up), random otherwise. Network and beam search: ``qapgen.models.lstm_seq2seq``.
 """

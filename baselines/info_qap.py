@@ -1,8 +1,12 @@
 """Info-QAP (Lee et al., Info-HCVAE without the hierarchical VAE).
 
-One T5 generates the question from the context; span heads over its encoder states extract
-the answer; an InfoMax term maximises the mutual information between the question's and the
-answer's representations, estimated with the Jensen-Shannon lower bound (Deep InfoMax):
+Span heads over a T5 encoder extract the answer from the context; the same T5 generates the
+question from the context with the answer marked, as Info-HCVAE's question generator reads
+the context with answer-tag embeddings: the gold span in training, the extracted span at
+inference. The encoder runs twice: untagged for the span heads (so the gold span cannot leak
+into the states that predict it) and tagged for the question decoder. An InfoMax term
+maximises the mutual information between the question's and the answer's representations,
+estimated with the Jensen-Shannon lower bound (Deep InfoMax):
 
     MI_JSD ≥ E_pos[-softplus(-T(q, a))] - E_neg[softplus(T(q, a'))]
 
@@ -10,15 +14,17 @@ T is a bilinear discriminator over the L2-normalised representations (see
 `InfoMaxDiscriminator` for why); positives are the batch's matched (question, answer) pairs,
 negatives pair each question with another example's answer (an in-batch shuffle). The
 question representation is the mean of the decoder states over the gold question, the
-answer's the mean of the encoder states over the gold answer span. Examples whose answer is
-not a span take no part in the span loss or the MI term.
+answer's the mean of the untagged encoder states over the gold answer span. Examples whose
+answer is not a span take no part in the span loss or the MI term, and their question is
+generated from the untagged context.
 
-Loss: Φ_q + Φ_a - λ_mi·MI. Inference: answer = best span of the heads, question = beam search.
+Loss: Φ_q + Φ_a - λ_mi·MI. Inference: answer = best span of the heads, question = beam search
+over the context tagged with that span.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -103,28 +109,71 @@ class InfoMaxDiscriminator(nn.Module):
         return jsd_mutual_information(self(questions, answers), self(questions, answers[negatives]))
 
 
+class AnswerTags(nn.Module):
+    """Answer-tag embeddings added to the token embeddings: zero outside the answer span (so
+    that an untagged context reads exactly as the pretrained encoder expects) and a learned
+    vector inside it."""
+
+    def __init__(self, d_model: int, init_std: float) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(2, d_model, padding_idx=0)
+        nn.init.normal_(self.embedding.weight[1:], std=init_std)
+
+    def forward(self, token_embeddings: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        """(B, N, d) embeddings, (B, N) bool inside-the-answer -> (B, N, d)."""
+        return token_embeddings + self.embedding(inside.long())
+
+
 class InfoQAPModule(QAPModule):
-    """Info-QAP: question generation and answer extraction tied by an InfoMax term.
+    """Info-QAP: answer extraction, and question generation conditioned on the answer, tied
+    by an InfoMax term.
 
     Args:
         mi_weight: λ_mi, the weight of the MI term subtracted from the loss.
+        answer_conditioning: ``tag`` (the question decoder reads the context with the answer
+            span tagged, as Info-HCVAE's question generator does) or ``none`` (it reads the
+            untagged context, and answers and questions are matched by rank only).
         **kwargs: the shared base's arguments (backbone, optimiser, generation, metrics).
     """
 
     tasks = ("answer", "question")
     data_features = (CONTEXT_INPUT, QUESTION_TARGET, ANSWER_SPAN)
 
-    def __init__(self, mi_weight: float = 1.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        mi_weight: float = 1.0,
+        answer_conditioning: Literal["tag", "none"] = "tag",
+        **kwargs: Any,
+    ) -> None:
+        if answer_conditioning not in ("tag", "none"):
+            raise ValueError(
+                f"answer_conditioning must be 'tag' or 'none', not {answer_conditioning!r}"
+            )
         super().__init__(**kwargs)
         self.backbone = None
         self.span_heads: SpanHeads | None = None
         self.discriminator: InfoMaxDiscriminator | None = None
+        self.answer_tags: AnswerTags | None = None
 
     def build(self, vocab: Vocabulary) -> None:
         self.backbone = self.load_backbone(vocab)
         d_model = self.backbone.config.d_model
         self.span_heads = SpanHeads(d_model)
         self.discriminator = InfoMaxDiscriminator(d_model)
+        if self.hparams.answer_conditioning == "tag":
+            # At the scale of the token embeddings, so the tag is seen from the first step.
+            scale = float(self.backbone.get_input_embeddings().weight.detach().std())
+            self.answer_tags = AnswerTags(d_model, init_std=scale)
+
+    def tagged_embeddings(
+        self, input_ids: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+    ) -> torch.Tensor | None:
+        """The context's token embeddings with the span starts..ends tagged (B, N, d); None
+        without answer conditioning. A row whose start is -100 has no span and no tag."""
+        if self.answer_tags is None:
+            return None
+        embeddings = self.backbone.get_input_embeddings()(input_ids)
+        return self.answer_tags(embeddings, span_mask(input_ids.size(1), starts, ends))
 
     def _span_logits(self, encoder_states, input_ids, attention_mask):
         valid = context_token_mask(input_ids, attention_mask, [self.vocab.eos_token_id])
@@ -134,10 +183,21 @@ class InfoQAPModule(QAPModule):
         input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
         labels = batch["question_labels"]
         starts, ends = batch["answer_start_positions"], batch["answer_end_positions"]
+        tagged = self.tagged_embeddings(input_ids, starts, ends)
         states = teacher_forced_pass(
-            self.backbone, input_ids, mask, labels, self.vocab.question_start_token_id
+            self.backbone,
+            input_ids,
+            mask,
+            labels,
+            self.vocab.question_start_token_id,
+            inputs_embeds=tagged,
         )
-        encoder_states = states.encoder_states  # (B, N, d)
+        if tagged is None:  # one untagged pass serves both tasks
+            encoder_states = states.encoder_states  # (B, N, d)
+        else:
+            encoder_states = self.backbone.encoder(
+                input_ids=input_ids, attention_mask=mask
+            ).last_hidden_state
         answer = span_loss(*self._span_logits(encoder_states, input_ids, mask), starts, ends)
 
         is_span = starts != IGNORE_INDEX
@@ -161,9 +221,9 @@ class InfoQAPModule(QAPModule):
     def generate_candidates(
         self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
     ) -> list[list[PairCandidate]]:
-        """K answer spans (the most probable, or nucleus draws) and K questions (beam n-best
-        or samples), paired by rank: at inference the answer is read from the encoder alone
-        and the question decoded from the context alone, so neither conditions the other.
+        """K answer spans (the most probable, or nucleus draws), then one question for each,
+        decoded from the context tagged with that span (without answer conditioning: K
+        questions decoded from the context alone, beam n-best or samples, paired by rank).
         Answers are spans of the context by construction (``answer_in_context`` holds)."""
         options = options or GenerationOptions()
         k = options.num_return_sequences
@@ -180,19 +240,28 @@ class InfoQAPModule(QAPModule):
             do_sample=options.do_sample,
             top_p=options.top_p,
         )
-        questions = seq2seq_candidates(
-            self.backbone,
-            input_ids,
-            mask,
-            start_token_id=self.vocab.question_start_token_id,
-            max_length=self.hparams.max_question_length,
-            num_beams=self.hparams.num_beams,
-            num_return_sequences=k,
-            do_sample=options.do_sample,
-            top_p=options.top_p,
-            score=score,
-        )
-        rows = questions.rows
+        search = {
+            "start_token_id": self.vocab.question_start_token_id,
+            "max_length": self.hparams.max_question_length,
+            "num_beams": self.hparams.num_beams,
+            "do_sample": options.do_sample,
+            "top_p": options.top_p,
+            "score": score,
+        }
+        if self.answer_tags is None:
+            questions = seq2seq_candidates(
+                self.backbone, input_ids, mask, num_return_sequences=k, **search
+            )
+            rows = questions.rows
+        else:
+            span_rows = torch.arange(len(input_ids), device=input_ids.device).repeat_interleave(k)
+            tagged = self.tagged_embeddings(
+                input_ids[span_rows], spans.starts.flatten(), spans.ends.flatten()
+            )
+            questions = seq2seq_candidates(
+                self.backbone, None, mask[span_rows], inputs_embeds=tagged, **search
+            )
+            rows = span_rows
         answers = span_texts(
             self.tokenizer,
             [batch["contexts"][row] for row in rows.tolist()],

@@ -11,7 +11,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from qapgen.models.base import run_directory
+from qapgen.models.base import ANSWER_REFERENCES, run_directory
 
 
 class MetricsFile(L.Callback):
@@ -51,6 +51,7 @@ def _number(value: torch.Tensor | float) -> float | None:
 def _evaluation_provenance(pl_module: L.LightningModule) -> dict:
     """Protocol and metric implementations behind each task's test scores."""
     stage_metrics = getattr(pl_module, "metrics", {}).get("test", {})
+    hparams = getattr(pl_module, "hparams", {})
     provenance = {}
     for task, task_metrics in stage_metrics.items():
         result = getattr(task_metrics, "last_result", None) or {}
@@ -59,6 +60,12 @@ def _evaluation_provenance(pl_module: L.LightningModule) -> dict:
             for key in ("protocol", "implementations", "normalisation", "n")
             if key in result
         }
+        if result:
+            provenance[task]["references"] = (
+                ANSWER_REFERENCES[hparams.get("answer_references", "first")]
+                if task == "answer"
+                else "the gold question"
+            )
     return provenance
 
 

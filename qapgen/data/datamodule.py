@@ -24,7 +24,12 @@ from qapgen.data.prepare import PreparedData, PrepareOptions, default_cache_dir,
 from qapgen.data.records import QARecord
 from qapgen.data.resumable import ResumableDataLoader
 from qapgen.data.sampler import LengthGroupedSampler
-from qapgen.data.tokenizer import load_tokenizer, start_token_ids, train_tokenizer
+from qapgen.data.tokenizer import (
+    build_word_tokenizer,
+    load_tokenizer,
+    start_token_ids,
+    train_tokenizer,
+)
 from qapgen.performance import bucket_width
 
 log = logging.getLogger(__name__)
@@ -64,15 +69,19 @@ class QAPDataModule(L.LightningDataModule):
         path: official source file or folder; ``fixtures`` for the project's own fixtures;
             None for ``$QAPGEN_DATA_DIR``, else the Hugging Face hub.
         tokenizer: a hub name (``t5-base``) or a local folder; ``train`` trains a
-            T5-compatible unigram tokenizer on the training split, saved beside the cache.
-        tokenizer_vocab_size: vocabulary size when training one.
+            T5-compatible unigram tokenizer on the training split, ``words`` builds a
+            word-level vocabulary from it (DeepNQG's); either is saved beside the cache.
+        tokenizer_vocab_size: vocabulary size when training or building one.
         batch_size / eval_batch_size: per-device batch sizes for training / generation.
         max_source_length / max_answer_length / max_question_length: token limits
             (including ``</s>``); longer texts are truncated and counted.
         val_split / test_split: which prepared split validation / test use (the overfit
             profile sets both to ``train``).
         limit_examples: keep only the first N records of each split (tiny runs).
-        coqa_context, split_seed, article_split: preparation options (see PrepareOptions).
+        split: ``paper`` (the paper's split) or ``du2017`` (SQuAD: Du et al.'s article lists).
+        sentence_policy: ``unique`` or ``every_pair``; None takes the dataset's default.
+        coqa_context, coqa_unanswerable, split_seed, article_split: preparation options
+            (see PrepareOptions).
         seed: fixes the training order (with the epoch).
         num_workers: DataLoader workers.
         cache_dir: prepared data and trained tokenizers (default ``$QAPGEN_CACHE_DIR``
@@ -100,7 +109,10 @@ class QAPDataModule(L.LightningDataModule):
         val_split: str = "val",
         test_split: str = "test",
         limit_examples: int | None = None,
+        split: str = "paper",
+        sentence_policy: str | None = None,
         coqa_context: str = "rationale",
+        coqa_unanswerable: str = "keep",
         split_seed: int = 0,
         article_split: tuple[int, int, int] | None = None,
         seed: int = 0,
@@ -126,6 +138,9 @@ class QAPDataModule(L.LightningDataModule):
         self.limit_examples = limit_examples
         self.options = PrepareOptions(
             coqa_context=coqa_context,
+            coqa_unanswerable=coqa_unanswerable,
+            split=split,
+            sentence_policy=sentence_policy,
             split_seed=split_seed,
             article_split=tuple(article_split) if article_split else None,
         )
@@ -159,24 +174,26 @@ class QAPDataModule(L.LightningDataModule):
     def _load_tokenizer(self):
         if self.tokenizer is not None:
             return self.tokenizer
-        if self.tokenizer_name != "train":
+        builders = {"train": train_tokenizer, "words": build_word_tokenizer}
+        if self.tokenizer_name not in builders:
             self.tokenizer = load_tokenizer(self.tokenizer_name)
             return self.tokenizer
         prepared = self._load_prepared()
         train = prepared.splits["train"]
         if not train:
             raise ValueError(
-                f"tokenizer: train needs a training split, but {self.dataset_name} at "
-                f"{self._source_path()} has none"
+                f"tokenizer: {self.tokenizer_name} needs a training split, but "
+                f"{self.dataset_name} at {self._source_path()} has none"
             )
         texts = [text for r in train for text in (r.context, r.question, r.answer)]
         digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
         vocab = self.hparams.tokenizer_vocab_size
-        folder = self.cache_dir / "tokenizers" / f"{self.dataset_name}-{digest}-v{vocab}"
+        kind = "" if self.tokenizer_name == "train" else f"{self.tokenizer_name}-"
+        folder = self.cache_dir / "tokenizers" / f"{kind}{self.dataset_name}-{digest}-v{vocab}"
         if (folder / "tokenizer.json").exists():
             self.tokenizer = load_tokenizer(str(folder))
         else:
-            self.tokenizer = train_tokenizer(texts, vocab, folder)
+            self.tokenizer = builders[self.tokenizer_name](texts, vocab, folder)
         return self.tokenizer
 
     @property
@@ -250,6 +267,15 @@ class QAPDataModule(L.LightningDataModule):
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
 
+def answer_references(record: QARecord) -> list[str]:
+    """The record's gold answer, then its distinct alternative answers."""
+    references = [record.answer]
+    for alternative in record.source.get("alternatives", []):
+        if alternative and alternative not in references:
+            references.append(alternative)
+    return references
+
+
 class Collator:
     """Pads each feature of a list of examples into one batch: to the longest row (dynamic
     padding), or with ``buckets`` to the bucket that holds it, capped at the feature's
@@ -274,6 +300,9 @@ class Collator:
             "contexts": [e.record.context for e in examples],
             "questions": [e.record.question for e in examples],
             "answers": [e.record.answer for e in examples],
+            # Every gold answer, the first (the training target) first: SQuAD dev questions
+            # carry up to three crowd answers.
+            "answer_references": [answer_references(e.record) for e in examples],
         }
         for feature in self.features:
             if isinstance(feature, AnswerSpan):

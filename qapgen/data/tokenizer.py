@@ -1,4 +1,5 @@
-"""Tokenizers: T5's SentencePiece from the hub or a local folder, or one trained offline.
+"""Tokenizers: T5's SentencePiece from the hub or a local folder, one trained offline, or a
+word-level vocabulary built from the training split (DeepNQG's, as Du et al. 2017 had).
 
 T5 conventions hold for every tokenizer qapgen uses: ``<pad>`` = 0, ``</s>`` = 1,
 ``<unk>`` = 2, ``</s>`` appended to every encoded text, and sentinel tokens
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -72,6 +74,48 @@ def train_tokenizer(
     tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
     )
+    return _save_wrapped(tokenizer, sentinels, output_dir)
+
+
+def build_word_tokenizer(
+    texts: Iterable[str], vocab_size: int, output_dir: str | Path
+) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over the ``vocab_size`` most frequent lowercased words of
+    ``texts`` (ties broken alphabetically, so the same texts give the same ids), saved.
+
+    Words are whitespace-separated with each punctuation mark split off, close to the
+    Stanford tokens Du et al. used; rarer words become ``<unk>``. T5's special-token layout
+    (``<pad>`` 0, ``</s>`` 1, ``<unk>`` 2, sentinels, ``</s>`` appended) is kept, so the
+    same model code and task start tokens serve it.
+    """
+    specials = ["<pad>", "</s>", "<unk>"]
+    sentinels = [f"<extra_id_{i}>" for i in range(NUM_SENTINELS)]
+    normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation("isolated")]
+    )
+    counts: Counter[str] = Counter()
+    for text in texts:
+        words = pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+        counts.update(word for word, _ in words)
+    keep = max(vocab_size - len(specials) - len(sentinels), 1)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:keep]
+    vocab = {token: index for index, token in enumerate(specials)}
+    for word, _ in ranked:
+        vocab.setdefault(word, len(vocab))
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
+    tokenizer.add_special_tokens(sentinels)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
+    return _save_wrapped(tokenizer, sentinels, output_dir)
+
+
+def _save_wrapped(
+    tokenizer: Tokenizer, sentinels: list[str], output_dir: str | Path
+) -> PreTrainedTokenizerFast:
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         pad_token="<pad>",

@@ -110,18 +110,25 @@ class QAPModule(L.LightningModule):
         backbone_size: a random-init size instead (``tiny``, ``mini``, ``t5-small-shape``,
             ``t5-base-shape``).
         dropout_rate: overrides the backbone's dropout (None keeps its own, 0.1 for T5).
-        optimizer: ``adam`` (the paper's), ``adamw`` or ``adafactor`` (T5's own, updates
-            scaled by each parameter's RMS; the learning rate is then relative, e.g. 3e-2).
+        optimizer: ``adam`` (the paper's), ``adamw``, ``adafactor`` (T5's own, updates
+            scaled by each parameter's RMS; the learning rate is then relative, e.g. 3e-2)
+            or ``sgd`` (plain, DeepNQG's).
         lr: learning rate (paper: 1e-5).
         weight_decay: AdamW's decoupled weight decay (or Adam's L2 term).
         warmup_steps: linear warm-up from 0 to ``lr``.
         lr_schedule: after warm-up, ``constant`` (paper), ``linear`` or ``cosine`` decay
-            to 0 at the last training step.
+            to 0 at the last training step; or ``epoch_decay`` (no warm-up): ``lr`` until
+            epoch ``lr_decay_start_epoch`` ends, then times ``lr_decay_factor`` after each
+            epoch (DeepNQG's, see ``epoch_decay_factor``).
+        lr_decay_start_epoch / lr_decay_factor: ``epoch_decay``'s epoch (1-based) and factor.
         num_beams: beam width for validation, test and predict generation.
         max_answer_length / max_question_length: generation limits in tokens.
         meteor: METEOR implementation for validation and test (``java`` = METEOR 1.5,
             ``nltk``, ``none``).
         protocol: ``example`` or ``grouped`` scoring (see ``qapgen.metrics``).
+        answer_references: score answers against the ``first`` gold answer (the training
+            target; the QG literature's convention) or ``all`` of a question's gold answers
+            (SQuAD dev questions carry up to three); ``metrics.json`` records which.
         loss_balancing: how a two-task model combines its task losses: ``model`` (as the
             model defines; IGJA-QAP sums them, eq. 14), ``fixed`` (λ·Φ_a + (1-λ)·Φ_q),
             ``uncertainty`` (learned task uncertainties) or ``gradnorm`` (see
@@ -146,16 +153,19 @@ class QAPModule(L.LightningModule):
         backbone: str = "t5-base",
         backbone_size: str | None = None,
         dropout_rate: float | None = None,
-        optimizer: Literal["adam", "adamw", "adafactor"] = "adam",
+        optimizer: Literal["adam", "adamw", "adafactor", "sgd"] = "adam",
         lr: float = 1e-5,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
-        lr_schedule: Literal["constant", "linear", "cosine"] = "constant",
+        lr_schedule: Literal["constant", "linear", "cosine", "epoch_decay"] = "constant",
+        lr_decay_start_epoch: int = 8,
+        lr_decay_factor: float = 0.5,
         num_beams: int = 4,
         max_answer_length: int = 32,
         max_question_length: int = 48,
         meteor: Literal["java", "nltk", "none"] = "java",
         protocol: Literal["example", "grouped"] = "example",
+        answer_references: Literal["first", "all"] = "first",
         loss_balancing: Literal["model", "fixed", "uncertainty", "gradnorm"] = "model",
         balancing_answer_weight: float = 0.5,
         gradnorm_alpha: float = 1.5,
@@ -164,6 +174,13 @@ class QAPModule(L.LightningModule):
         vocab: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        if lr_schedule == "epoch_decay" and warmup_steps:
+            raise ValueError("lr_schedule epoch_decay steps by epoch and takes no warmup_steps")
+        if answer_references not in ANSWER_REFERENCES:
+            raise ValueError(
+                f"answer_references must be one of {tuple(ANSWER_REFERENCES)}, "
+                f"not {answer_references!r}"
+            )
         self.save_hyperparameters()
         self.tokenizer = None
         self.metrics = {
@@ -312,10 +329,24 @@ class QAPModule(L.LightningModule):
                 relative_step=False,
                 warmup_init=False,
             )
+        elif hp.optimizer == "sgd":
+            # Plain SGD, no momentum: DeepNQG's optimiser (Du et al. 2017, on OpenNMT).
+            optimizer = torch.optim.SGD(params, lr=hp.lr, weight_decay=hp.weight_decay)
         else:
             optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay, **fused)
         if hp.warmup_steps == 0 and hp.lr_schedule == "constant":
             return optimizer
+        if hp.lr_schedule == "epoch_decay":
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer,
+                lambda epoch: epoch_decay_factor(
+                    epoch, hp.lr_decay_start_epoch, hp.lr_decay_factor
+                ),
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+            }
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, hp.warmup_steps, total, hp.lr_schedule)
@@ -364,12 +395,16 @@ class QAPModule(L.LightningModule):
         outputs = self.generate_batch(batch)  # decoded texts: the device has synchronised
         self._generation_cost[stage] += (time.perf_counter() - started, size)
         for task in self.tasks:
-            gold = batch[f"{task}s"]
             self.metrics[stage][task].update(
-                batch["ids"], outputs[task], [[g] for g in gold], batch["contexts"]
+                batch["ids"], outputs[task], self._references(batch, task), batch["contexts"]
             )
         if stage == "test":
             self._predictions += self._prediction_rows(batch, outputs)
+
+    def _references(self, batch: dict[str, Any], task: str) -> list[list[str]]:
+        if task == "answer" and self.hparams.get("answer_references", "first") == "all":
+            return [list(refs) for refs in batch["answer_references"]]
+        return [[gold] for gold in batch[f"{task}s"]]
 
     def _prediction_rows(
         self, batch: dict[str, Any], outputs: dict[str, list[str]]
@@ -432,6 +467,13 @@ class QAPModule(L.LightningModule):
         ]
 
 
+# What each answer_references value scores against, as metrics.json records it.
+ANSWER_REFERENCES = {
+    "first": "the first gold answer",
+    "all": "every gold answer of the question",
+}
+
+
 def group_candidates(
     answers: Sequence[str],
     questions: Sequence[str],
@@ -475,6 +517,14 @@ def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
     if schedule == "linear":
         return 1.0 - progress
     return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def epoch_decay_factor(epoch: int, start_epoch: int, factor: float) -> float:
+    """Multiplier of the base learning rate in (0-based) ``epoch``: 1 through epoch
+    ``start_epoch`` (1-based), then ``factor`` more after each later epoch ends, as OpenNMT's
+    ``start_decay_at`` does (Du et al. 2017: halved after epoch 8 -> 1.0 for epochs 1-8, 0.5
+    for epoch 9, 0.25 for epoch 10, ...)."""
+    return factor ** max(0, epoch + 1 - start_epoch)
 
 
 def run_directory(trainer: L.Trainer) -> str:

@@ -35,12 +35,18 @@ def teacher_forced_pass(
     attention_mask: torch.Tensor,
     labels: torch.Tensor,
     start_token_id: int,
+    *,
+    inputs_embeds: torch.Tensor | None = None,
 ) -> TeacherForcedPass:
     """T5 over a target (labels, -100 padded) given the input, keeping both stacks' final states
-    (``output_hidden_states`` would give the last block's output before the final layer norm)."""
+    (``output_hidden_states`` would give the last block's output before the final layer norm).
+    The encoder reads ``input_ids`` or, when given, ``inputs_embeds`` (B, N, d)."""
     decoder_input_ids = shift_right(labels, start_token_id, backbone.config.pad_token_id)
+    encoder_inputs = (
+        {"inputs_embeds": inputs_embeds} if inputs_embeds is not None else {"input_ids": input_ids}
+    )
     encoder_states = backbone.encoder(
-        input_ids=input_ids, attention_mask=attention_mask
+        **encoder_inputs, attention_mask=attention_mask
     ).last_hidden_state
     decoder_states = backbone.decoder(
         input_ids=decoder_input_ids,

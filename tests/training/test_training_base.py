@@ -138,3 +138,51 @@ def test_adafactor_steps_each_parameter_in_proportion_to_its_scale():
     assert steps["adafactor"]["large"] / steps["adafactor"]["small"] == pytest.approx(100, rel=0.05)
     assert steps["adafactor"]["large"] == pytest.approx(1e-2, rel=0.05)
     assert steps["adam"]["large"] == pytest.approx(steps["adam"]["small"], rel=0.05)
+
+
+class AlternativeEchoModel(EchoModel):
+    """'Generates' each question's last gold answer: an alternative where it has one."""
+
+    def generate_batch(self, batch):
+        outputs = super().generate_batch(batch)
+        return {**outputs, "answer": [refs[-1] for refs in batch["answer_references"]]}
+
+
+@pytest.mark.parametrize("references", ["first", "all"])
+def test_answers_are_scored_against_the_first_or_every_gold_answer(
+    references, tmp_path, isolated_cache
+):
+    data = QAPDataModule(dataset="squad", path="fixtures", tokenizer="train",
+                         tokenizer_vocab_size=600, eval_batch_size=64)  # fmt: skip
+    model = AlternativeEchoModel(meteor="none", answer_references=references)
+    trainer = L.Trainer(default_root_dir=tmp_path, accelerator="cpu", enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[MetricsFile()],
+                        logger=L.pytorch.loggers.CSVLogger(tmp_path))  # fmt: skip
+    trainer.test(model, datamodule=data)
+    records = data.prepared.splits["test"]
+    with_alternatives = [r for r in records if set(r.source["alternatives"]) - {r.answer}]
+    assert with_alternatives  # the fixtures give some dev questions other answers
+    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    described = metrics["evaluation"]["answer"]["references"]
+    if references == "all":
+        assert metrics["test/answer/bleu1"] == pytest.approx(100.0)
+        assert described == "every gold answer of the question"
+    else:
+        assert metrics["test/answer/bleu1"] < 100.0
+        assert described == "the first gold answer"
+    assert metrics["evaluation"]["question"]["references"] == "the gold question"
+
+
+def test_the_batch_carries_every_distinct_gold_answer_first_one_first(isolated_cache):
+    data = QAPDataModule(dataset="squad", path="fixtures", tokenizer="train",
+                         tokenizer_vocab_size=600, eval_batch_size=64)  # fmt: skip
+    data.prepare_data()
+    data.setup("test")
+    batch = next(iter(data.test_dataloader()))
+    by_id = {r.id: r for r in data.prepared.splits["test"]}
+    for qid, answer, refs in zip(batch["ids"], batch["answers"], batch["answer_references"],
+                                 strict=True):  # fmt: skip
+        assert refs[0] == answer and len(set(refs)) == len(refs)
+        assert set(refs) == {answer, *by_id[qid].source["alternatives"]}
+    with pytest.raises(ValueError, match="answer_references"):
+        EchoModel(answer_references="best")
