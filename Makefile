@@ -75,9 +75,9 @@ figure5: install ## Figure 5: per-task METEOR curves of IGJA-QAP and OneStop (PN
 	$(BIN)/python -m experiments.figure5 --profile $(PROFILE) --results-dir $(RESULTS)
 
 .PHONY: readings
-readings: install ## IGJA-QAP's open readings on real SQuAD, one CPU run each (DATA_DIR=folder of train/dev-v1.1.json)
-	$(BIN)/python -m experiments.readings --profile cpu-real --results-dir $(RESULTS) \
-		$(if $(DATA_DIR),--data-dir $(DATA_DIR))
+readings: install ## Open readings on real SQuAD, one CPU run each (DATA_DIR=folder of train/dev-v1.1.json; STUDY=igja_qap|info_qap)
+	$(BIN)/python -m experiments.readings --study $(or $(STUDY),igja_qap) --profile cpu-real \
+		--results-dir $(RESULTS) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 BENCH_ARGS ?=
 

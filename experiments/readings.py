@@ -1,15 +1,19 @@
-"""IGJA-QAP's open readings measured on real data: one run per reading, same budget and seed.
+"""Open readings measured on real data: one run per reading, same budget and seed.
 
-The paper leaves three things open (see ``qapgen/models/gate.py`` and ``igja_qap.py``): how
-the gate's h_ques reaches the question generator (``gate_fusion``), whether each task has
-its own generator (``separate_generators``) and how eq. 14 reduces the task losses
-(``loss_reduction``). Every IGJA-QAP variant below states all three, so the study does not
-depend on what ``conf/model/igja_qap.yaml`` ships; T5-QG and the no-gate ablation run beside
-them as references.
+Study ``igja_qap`` (the default): the paper leaves three things open (see
+``qapgen/models/gate.py`` and ``igja_qap.py``): how the gate's h_ques reaches the question
+generator (``gate_fusion``), whether each task has its own generator
+(``separate_generators``) and how eq. 14 reduces the task losses (``loss_reduction``). Every
+IGJA-QAP variant below states all three, so the study does not depend on what
+``conf/model/igja_qap.yaml`` ships; T5-QG and the no-gate ablation run beside them as
+references.
 
-    python -m experiments.readings [--profile cpu-real] [--dataset squad] [--data-dir DIR]
-        [--variants a,b] [--seed 0] [--conf-dir conf] [--results-dir results]
-        [--out experiments/results/cpu-real] [--export-only]
+Study ``info_qap``: Info-QAP's question generator with and without the answer tagged in its
+input (``answer_conditioning``), the change that builds it as Info-HCVAE is built.
+
+    python -m experiments.readings [--study igja_qap|info_qap] [--profile cpu-real]
+        [--dataset squad] [--data-dir DIR] [--variants a,b] [--seed 0] [--conf-dir conf]
+        [--results-dir results] [--out DIR] [--export-only]
 
 Runs go through the sweep runner (finished cells are skipped, killed ones resume) into
 ``<results>/<profile>/``; ``--out`` then receives the light artefacts: each cell's
@@ -48,7 +52,7 @@ def _igja(fusion: str, separate: bool, reduction: str) -> dict[str, Any]:
     return {"gate_fusion": fusion, "separate_generators": separate, "loss_reduction": reduction}
 
 
-VARIANTS: tuple[Variant, ...] = (
+IGJA_VARIANTS: tuple[Variant, ...] = (
     Variant("t5_qg", "t5_qg", {}, "T5-QG: context → question (reference)"),
     Variant(
         "igja_no_gate",
@@ -82,6 +86,45 @@ VARIANTS: tuple[Variant, ...] = (
     ),
 )
 
+INFO_QAP_VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "info_qap_tagged",
+        "info_qap",
+        {"answer_conditioning": "tag"},
+        "Info-QAP, question decoded from the context with the answer span tagged (gold in "
+        "training, extracted at test)",
+    ),
+    Variant(
+        "info_qap_untagged",
+        "info_qap",
+        {"answer_conditioning": "none"},
+        "Info-QAP, question decoded from the context alone, paired with the answer by rank",
+    ),
+    Variant(
+        "info_qap_tagged_no_mi",
+        "info_qap",
+        {"answer_conditioning": "tag", "mi_weight": 0.0},
+        "as info_qap_tagged, without the InfoMax term (λ_mi = 0): what the term costs or gives",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Study:
+    title: str
+    variants: tuple[Variant, ...]
+    out: str  # default --out, under the repository root
+
+
+STUDIES = {
+    "igja_qap": Study("IGJA-QAP readings", IGJA_VARIANTS, "experiments/results/cpu-real"),
+    "info_qap": Study(
+        "Info-QAP answer conditioning", INFO_QAP_VARIANTS, "experiments/results/cpu-real-info-qap"
+    ),
+}
+# The default study's variants, under the name earlier callers use.
+VARIANTS = IGJA_VARIANTS
+
 # Test columns of the table: (label, task, metric key).
 TEST_COLUMNS = (
     ("Q BLEU-1", "question", "bleu1"),
@@ -91,9 +134,10 @@ TEST_COLUMNS = (
     ("A METEOR", "answer", "meteor"),
 )
 LOSS_CAVEAT = (
-    "Losses are teacher-forced, in nats per token: IGJA-QAP's question loss is conditioned on the "
-    "gold answer, T5-QG's on the context alone, so compare question losses among the IGJA-QAP "
-    "variants only; the test scores use generated answers throughout."
+    "Losses are teacher-forced, in nats per token: a question loss conditioned on the gold "
+    "answer (IGJA-QAP, Info-QAP tagged) reads lower than one on the context alone (T5-QG, "
+    "Info-QAP untagged), so compare question losses within a kind only; the test scores use "
+    "generated answers throughout."
 )
 # Validation curves drawn in curves.png: (key, panel title).
 CURVES = (
@@ -185,7 +229,11 @@ def plot_curves(records: dict[str, dict[str, Any]], path: Path, title: str) -> P
 
 
 def export(
-    records: dict[str, dict[str, Any]], variants: list[Variant], out: Path, profile: str
+    records: dict[str, dict[str, Any]],
+    variants: list[Variant],
+    out: Path,
+    profile: str,
+    title: str = "IGJA-QAP readings",
 ) -> list[Path]:
     """Each cell's metrics.json, table.md and curves.png under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -198,14 +246,13 @@ def export(
     table = out / "table.md"
     descriptions = "\n".join(f"- `{v.name}`: {v.description}" for v in variants)
     heading = (
-        f"# IGJA-QAP readings, profile `{profile}` (test split; validation losses at the last "
-        "validation)"
+        f"# {title}, profile `{profile}` (test split; validation losses at the last validation)"
     )
     table.write_text(
         "\n\n".join([heading, descriptions, LOSS_CAVEAT, render_table(records, variants)])
     )
     written.append(table)
-    written.append(plot_curves(records, out / "curves.png", f"IGJA-QAP readings ({profile})"))
+    written.append(plot_curves(records, out / "curves.png", f"{title} ({profile})"))
     return written
 
 
@@ -213,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="experiments.readings", description=__doc__.split("\n")[0]
     )
+    parser.add_argument("--study", choices=sorted(STUDIES), default="igja_qap")
     parser.add_argument("--profile", default="cpu-real")
     parser.add_argument("--dataset", default="squad")
     parser.add_argument("--data-dir", type=Path, default=None, help="sets data.path")
@@ -220,17 +268,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--conf-dir", type=Path, default=CONF)
     parser.add_argument("--results-dir", type=Path, default=ROOT / "results")
-    parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "cpu-real")
+    parser.add_argument("--out", type=Path, default=None, help="default: the study's")
     parser.add_argument("--export-only", action="store_true", help="only rewrite --out")
     args = parser.parse_args(argv)
 
+    study = STUDIES[args.study]
+    out = args.out or ROOT / study.out
     wanted = {name for name in args.variants.split(",") if name}
-    unknown = wanted - {v.name for v in VARIANTS}
+    unknown = wanted - {v.name for v in study.variants}
     if unknown:
         print(f"readings: unknown variants {sorted(unknown)}; choose from "
-              f"{[v.name for v in VARIANTS]}", file=sys.stderr)  # fmt: skip
+              f"{[v.name for v in study.variants]}", file=sys.stderr)  # fmt: skip
         return 2
-    variants = [v for v in VARIANTS if not wanted or v.name in wanted]
+    variants = [v for v in study.variants if not wanted or v.name in wanted]
     cells = [v.cell(args.dataset, args.seed) for v in variants]
     overrides = (f"data.path={args.data_dir}",) if args.data_dir else ()
     failed = 0
@@ -242,9 +292,9 @@ def main(argv: list[str] | None = None) -> int:
         path = cell.directory(args.results_dir, args.profile) / "metrics.json"
         if path.exists():
             records[variant.name] = json.loads(path.read_text())
-    for path in export(records, variants, args.out, args.profile):
+    for path in export(records, variants, out, args.profile, study.title):
         print(f"readings: wrote {path}", file=sys.stderr)
-    print((args.out / "table.md").read_text())
+    print((out / "table.md").read_text())
     if failed:
         print(f"readings: {failed} run(s) failed; see their status.json", file=sys.stderr)
     return 1 if failed else 0

@@ -271,10 +271,23 @@ def dry_run(cells: list[Cell], profile: str, results: Path, conf: Path = CONF) -
             if (directory / "metrics.json").exists()
             else ("resume" if latest_checkpoint(directory / "run") else "pending")
         )
+        # A model file may set its own budget (DeepNQG's 15 epochs); it wins over the profile.
+        model_yaml = conf / "model" / f"{cell.model}.yaml"
+        model = OmegaConf.load(model_yaml) if model_yaml.exists() else OmegaConf.create()
+        cell_steps = OmegaConf.select(model, "trainer.max_steps", default=steps)
+        cell_batch = OmegaConf.select(model, "data.batch_size", default=batch)
         rate = throughput.get(cell.model) or throughput.get("default")
-        hours = steps * batch / rate / 3600 if rate and steps and batch else None
+        hours = (
+            cell_steps * cell_batch / rate / 3600
+            if rate and cell_steps and cell_steps > 0 and cell_batch
+            else None
+        )
         total += hours or 0.0
-        estimate = f"~{hours:.1f} GPU h" if hours else "no measured throughput"
+        if cell_steps is not None and cell_steps < 0:
+            epochs = OmegaConf.select(model, "trainer.max_epochs")
+            estimate = f"its own budget: {epochs} epochs at batch {cell_batch}"
+        else:
+            estimate = f"~{hours:.1f} GPU h" if hours else "no measured throughput"
         print(f"  {cell.label:<40} {state:<8} {estimate}")
     if throughput:
         print(
@@ -360,9 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(1)
+    overrides = tuple(args.overrides)
+    if args.data_dir is not None and profile != "offline":
+        overrides = (f"data.path={args.data_dir.expanduser().resolve()}", *overrides)
     failed = 0
     if not args.render_only:
-        outcomes = run_sweep(cells, profile, args.results_dir, args.conf_dir, tuple(args.overrides))
+        outcomes = run_sweep(cells, profile, args.results_dir, args.conf_dir, overrides)
         failed = sum(o["status"] == "failed" for o in outcomes)
     from qapgen.reporting.tables import collect_results, write_tables
 

@@ -87,7 +87,7 @@ def write_atomically(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="experiments.table1_variants", description=__doc__)
     parser.add_argument("--data-dir", type=Path, required=True, help="SQuAD v1.1 train + dev")
-    parser.add_argument("--out-dir", type=Path, default=ROOT / "results" / "table1")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "experiments" / "results" / "table1")
     args = parser.parse_args(argv)
     rows = []
     for options in variants():

@@ -79,6 +79,7 @@ class QAPDataModule(L.LightningDataModule):
             profile sets both to ``train``).
         limit_examples: keep only the first N records of each split (tiny runs).
         split: ``paper`` (the paper's split) or ``du2017`` (SQuAD: Du et al.'s article lists).
+        segmenter: ``pysbd`` or ``punkt``; None takes the dataset's default.
         sentence_policy: ``unique`` or ``every_pair``; None takes the dataset's default.
         coqa_context, coqa_unanswerable, split_seed, article_split: preparation options
             (see PrepareOptions).
@@ -110,6 +111,7 @@ class QAPDataModule(L.LightningDataModule):
         test_split: str = "test",
         limit_examples: int | None = None,
         split: str = "paper",
+        segmenter: str | None = None,
         sentence_policy: str | None = None,
         coqa_context: str = "rationale",
         coqa_unanswerable: str = "keep",
@@ -140,6 +142,7 @@ class QAPDataModule(L.LightningDataModule):
             coqa_context=coqa_context,
             coqa_unanswerable=coqa_unanswerable,
             split=split,
+            segmenter=segmenter,
             sentence_policy=sentence_policy,
             split_seed=split_seed,
             article_split=tuple(article_split) if article_split else None,

@@ -63,3 +63,16 @@ def test_two_variants_run_and_export(conf, tmp_path, capsys):
 def test_unknown_variant_is_refused(capsys):
     assert readings.main(["--variants", "igja_nonsense", "--export-only"]) == 2
     assert "igja_nonsense" in capsys.readouterr().err
+
+
+def test_the_info_qap_study_runs_its_conditioning_variants(conf, tmp_path):
+    results, out = tmp_path / "results", tmp_path / "out"
+    args = ["--study", "info_qap", "--profile", "tiny", "--conf-dir", str(conf)]
+    args += ["--results-dir", str(results), "--out", str(out), "--variants", "info_qap_untagged"]
+    assert readings.main(args) == 0
+    record = json.loads((out / "info_qap_untagged" / "metrics.json").read_text())
+    init_args = yaml.safe_load(record["config"])["model"]["init_args"]
+    assert record["model"] == "info_qap" and init_args["answer_conditioning"] == "none"
+    table = (out / "table.md").read_text()
+    assert table.startswith("# Info-QAP answer conditioning")
+    assert "| info_qap_untagged |" in table

@@ -96,3 +96,33 @@ def test_killed_cell_resumes_from_its_checkpoint(conf, tmp_path):
     record = json.loads((cell / "metrics.json").read_text())
     assert record["resumed"] is True
     assert record["steps"] == 40
+
+
+def test_dry_run_states_a_model_file_s_own_budget(conf, tmp_path, capsys):
+    args = ["table2", "--profile", "tiny", "--datasets", "squad", "--models", "deepnqg,t5_qg",
+            "--conf-dir", str(conf), "--results-dir", str(tmp_path), "--dry-run"]  # fmt: skip
+    assert sweep.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (deepnqg,) = [line for line in lines if "squad/deepnqg/seed0" in line]
+    assert "its own budget: 15 epochs at batch 64" in deepnqg
+    (t5_qg,) = [line for line in lines if "squad/t5_qg/seed0" in line]
+    assert "own budget" not in t5_qg
+
+
+@pytest.mark.parametrize(("profile", "expected"), [("tiny", True), ("offline", False)])
+def test_data_dir_reaches_every_cell_except_offline_ones(profile, expected, conf, tmp_path,
+                                                         monkeypatch):  # fmt: skip
+    seen = {}
+
+    def fake_run_sweep(cells, profile, results, conf_dir, overrides):
+        seen["overrides"] = overrides
+        return []
+
+    monkeypatch.setattr(sweep, "run_sweep", fake_run_sweep)
+    args = ["table2", "--profile", profile, "--datasets", "squad", "--models", "t5_qg",
+            "--conf-dir", str(conf), "--results-dir", str(tmp_path),
+            "--data-dir", str(tmp_path / "squad"), "--set", "trainer.max_steps=3"]  # fmt: skip
+    sweep.main(args)
+    wanted = f"data.path={(tmp_path / 'squad').resolve()}"
+    assert (wanted in seen["overrides"]) is expected
+    assert "trainer.max_steps=3" in seen["overrides"]
