@@ -29,7 +29,7 @@ import json
 import os
 import random
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -45,6 +45,7 @@ from qapgen.data.records import QARecord
 from qapgen.data.segment import (
     SEGMENTERS,
     SENTENCE_POLICIES,
+    Segment,
     Segmenter,
     SentencePolicy,
     make_segmenter,
@@ -248,7 +249,7 @@ def _to_segments(
     result: ReadResult,
     options: PrepareOptions,
     dropped: Counter[str],
-    splitter,
+    splitter: Callable[[str], list[Segment]] | None,
 ) -> list[QARecord]:
     if splitter is not None:
         return segment_records(result.records, dropped, options.sentence_policy, splitter)

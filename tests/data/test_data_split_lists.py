@@ -100,3 +100,21 @@ def test_the_hub_copy_keeps_its_splits_and_places_answers_in_their_sentence(tmp_
     }
     with pytest.raises(DataFormatError, match="split: du2017"):
         prepare("squad", tmp_path, use_cache=False)
+
+
+def test_without_local_files_du2017_is_read_from_its_hub_copy(isolated_cache, monkeypatch):
+    import datasets
+
+    asked = []
+    paragraph = "The cat sat. The cat ran home."
+
+    def fake_load_dataset(name):
+        asked.append(name)
+        row = qg_squad_row(paragraph, "The cat sat.", "The cat", "Who sat?")
+        return {"train": [row], "validation": [row], "test": [row]}
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    prepared = prepare("squad", None, PrepareOptions(split="du2017"))
+    assert asked == ["lmqg/qg_squad"]
+    assert {split: len(records) for split, records in prepared.splits.items()} == {
+        "train": 1, "val": 1, "test": 1}  # fmt: skip

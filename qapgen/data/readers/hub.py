@@ -9,22 +9,23 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from qapgen.data.errors import DataNotFoundError
 
-# key (a dataset, or dataset-split for a split with a hub copy of its own) ->
-# (hub name, subset, the source dataset whose files are written)
-HUB_NAMES = {
-    "squad": ("rajpurkar/squad", None, "squad"),
-    "coqa": ("stanfordnlp/coqa", None, "coqa"),
-    # The MRQA release holds NewsQA among other subsets; rows are filtered by `subset`.
-    "newsqa": ("mrqa-workshop/mrqa", "NewsQA", "newsqa"),
-    # Du et al. (2017)'s split as QG-Bench ships it: train / validation / test already split.
-    "squad-du2017": ("lmqg/qg_squad", None, "squad"),
-}
+
+class HubCopy(NamedTuple):
+    """A hub dataset and how it is written out: as ``source``'s official files by that
+    source's writer, unless ``writer`` is given."""
+
+    name: str
+    subset: str | None
+    source: str
+    writer: Callable[..., None] | None = None
+
+
 HUB_SPLITS = {"train": "train", "validation": "dev", "test": "test"}
 # Pre-split SQuAD-format files written from lmqg/qg_squad (raw split "own").
 QG_SQUAD_FILES = {
@@ -61,7 +62,9 @@ def write_squad(
         _write_json(out_dir / OFFICIAL_FILES[split], {"version": "1.1", "data": data})
 
 
-def write_qg_squad(rows_by_split: Mapping[str, Iterable[Mapping[str, Any]]], out_dir: Path) -> None:
+def write_qg_squad(
+    rows_by_split: Mapping[str, Iterable[Mapping[str, Any]]], out_dir: Path, subset: None = None
+) -> None:
     """lmqg/qg_squad rows (one per question: paragraph, sentence, answer) -> SQuAD-format
     ``qg_squad/{train,dev,test}.json``. The rows carry no answer offset: the answer is placed
     at its first occurrence inside its sentence (else in the paragraph), and no title: each
@@ -175,13 +178,24 @@ def _write_json(path: Path, document: Any) -> None:
     path.write_text(json.dumps(document), encoding="utf-8")
 
 
+# key: a dataset, or dataset-split for a split with a hub copy of its own.
+HUB_NAMES: dict[str, HubCopy] = {
+    "squad": HubCopy("rajpurkar/squad", None, "squad"),
+    "coqa": HubCopy("stanfordnlp/coqa", None, "coqa"),
+    # The MRQA release holds NewsQA among other subsets; rows are filtered by `subset`.
+    "newsqa": HubCopy("mrqa-workshop/mrqa", "NewsQA", "newsqa"),
+    # Du et al. (2017)'s split as QG-Bench ships it: train / validation / test already split.
+    "squad-du2017": HubCopy("lmqg/qg_squad", None, "squad", write_qg_squad),
+}
+
+
 def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
     """Download ``dataset`` from the hub into ``out_dir`` as official files; return the dir.
 
     A failed download raises DataNotFoundError saying what failed and how to use a local
     copy instead; it never falls back silently.
     """
-    hub_name, subset, source = HUB_NAMES[dataset]
+    hub_name, subset, source, writer = HUB_NAMES[dataset]
     marker = out_dir / ".complete"
     if marker.exists():
         return out_dir
@@ -199,10 +213,7 @@ def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
     from qapgen.data.readers import SOURCES
 
     rows = {HUB_SPLITS[s]: loaded[s] for s in loaded if s in HUB_SPLITS}
-    if hub_name == "lmqg/qg_squad":
-        write_qg_squad(rows, out_dir)
-    else:
-        SOURCES[source].hub_writer(rows, out_dir, subset)
+    (writer or SOURCES[source].hub_writer)(rows, out_dir, subset)
     marker.write_text(hub_name)
     return out_dir
 
