@@ -14,6 +14,7 @@ sweep renders ``<results>/<profile>/<table>.md`` and ``.tex`` beside the paper's
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import socket
@@ -21,11 +22,16 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from experiments.recipes import DATASETS, RECIPES, Recipe
+from qapgen.atomic_files import atomic_write_text, remove_stale_temporaries
+from qapgen.cli.main import USER_ERRORS, debug_requested, one_line
+from qapgen.trust import CorruptCheckpointError, UntrustedError, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
@@ -100,7 +106,7 @@ def cell_arguments(
     for override in (*cell.overrides, *overrides):
         key, _, value = override.partition("=")
         args += [f"--{key}", value]
-    checkpoint = latest_checkpoint(run_dir)
+    checkpoint = readable_checkpoint(run_dir, cell.label) if run_dir.exists() else None
     if checkpoint is not None:
         args += ["--ckpt_path", str(checkpoint)]
     return args
@@ -109,6 +115,70 @@ def cell_arguments(
 def latest_checkpoint(run_dir: Path) -> Path | None:
     found = sorted(run_dir.glob("**/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
+
+
+def readable_checkpoint(run_dir: Path, label: str) -> Path | None:
+    """The newest checkpoint of a run that loads, or None (start from scratch).
+
+    A checkpoint that does not load (a full disk or a kill during a save by an older
+    writer, a damaged copy) is moved aside as ``<name>.corrupt`` with one line saying so,
+    and the next newest is tried; temporary files of killed saves are removed.
+    """
+    for folder in {*run_dir.glob("**/checkpoints"), run_dir}:
+        remove_stale_temporaries(folder)
+    candidates = sorted(
+        run_dir.glob("**/checkpoints/*.ckpt"),
+        key=lambda p: (p.stat().st_mtime, p.name == "last.ckpt"),
+        reverse=True,
+    )
+    for checkpoint in candidates:
+        try:
+            load_checkpoint(checkpoint)
+        except (UntrustedError, CorruptCheckpointError, OSError) as error:
+            aside = set_aside(checkpoint)
+            print(
+                f"[sweep] {label}: {one_line(error)}; moved aside to {aside.name}, trying the "
+                "previous checkpoint",
+                file=sys.stderr,
+            )
+            continue
+        return checkpoint
+    return None
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged file to ``<name>.corrupt`` (``.corrupt-2`` ... if taken)."""
+    aside = path.with_name(f"{path.name}.corrupt")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{path.name}.corrupt-{number}")
+    path.rename(aside)
+    return aside
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A cell's JSON record, or None when it is missing; ``ValueError`` when damaged."""
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path}: not valid JSON ({one_line(error)})") from error
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(record).__name__}")
+    return record
+
+
+def finished(directory: Path, label: str) -> bool:
+    """Whether a cell's metrics.json is there and readable; a damaged one is moved aside
+    (one line) and the cell runs again, resuming from its last readable checkpoint."""
+    try:
+        return read_record(directory / "metrics.json") is not None
+    except ValueError as error:
+        aside = set_aside(directory / "metrics.json")
+        print(f"[sweep] {label}: {error}; moved aside to {aside.name}, rerunning", file=sys.stderr)
+        return False
 
 
 def newest(run_dir: Path, name: str) -> Path | None:
@@ -136,7 +206,7 @@ def run_cell(
     cell: Cell, profile: str, results: Path, conf: Path = CONF, overrides: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """Fit and test one cell in this process; write its metrics.json or status.json."""
-    from qapgen.cli.main import main as qapgen_main
+    from qapgen.cli.lightning import run_lightning_cli
     from qapgen.reporting.figures import read_logged_curves
 
     directory = cell.directory(results, profile)
@@ -149,22 +219,25 @@ def run_cell(
     resumed = "--ckpt_path" in args
     start = time.monotonic()
     try:
-        qapgen_main(args)
-    except (OSError, ValueError) as error:
-        # Missing data or a bad file: the cell says why, and the sweep goes on.
-        return write_status(directory, f"{type(error).__name__}: {error}")
+        run_lightning_cli(args)
+    except USER_ERRORS as error:
+        # Missing data, a bad file, a full disk: the cell says why, and the sweep goes on.
+        return write_status(directory, one_line(error))
     except Exception as error:  # noqa: BLE001 - one broken cell must not stop the sweep
-        (directory / "traceback.txt").write_text(traceback.format_exc())
-        return write_status(directory, f"{type(error).__name__}: {error} (see traceback.txt)")
+        atomic_write_text(directory / "traceback.txt", traceback.format_exc())
+        return write_status(directory, f"{one_line(error)} (traceback in traceback.txt)")
     finally:
         finish_wandb_run()
     wall = time.monotonic() - start
     run_metrics = newest(run_dir, "metrics.json")
     if run_metrics is None:
         return write_status(directory, "the run finished without writing metrics.json")
-    logged = json.loads(run_metrics.read_text())
+    try:
+        logged = read_record(run_metrics)
+        floors = read_record(newest(run_dir, "floors.json") or run_dir / "floors.json") or {}
+    except ValueError as error:
+        return write_status(directory, str(error))
     config = newest(run_dir, "config.yaml")
-    floors = newest(run_dir, "floors.json")
     record = {
         "dataset": cell.dataset,
         "model": cell.model,
@@ -179,7 +252,7 @@ def run_cell(
             for key, points in read_logged_curves(run_dir).items()
         },
         "evaluation": logged.get("evaluation", {}),
-        "floors": json.loads(floors.read_text()) if floors else {},
+        "floors": floors,
         "steps": logged.get("global_step"),
         "wall_time_s": round(wall, 1),
         "resumed": resumed,
@@ -190,7 +263,7 @@ def run_cell(
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (directory / "status.json").unlink(missing_ok=True)
-    (directory / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
+    atomic_write_text(directory / "metrics.json", json.dumps(record, indent=2) + "\n")
     return {"status": "done", **record}
 
 
@@ -204,7 +277,7 @@ def finish_wandb_run() -> None:
 def write_status(directory: Path, reason: str) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     status = {"status": "failed", "reason": reason}
-    (directory / "status.json").write_text(json.dumps(status, indent=2) + "\n")
+    atomic_write_text(directory / "status.json", json.dumps(status, indent=2) + "\n")
     print(f"[sweep] cell failed: {reason}", file=sys.stderr)
     return status
 
@@ -238,7 +311,7 @@ def run_sweep(
     for index, cell in enumerate(cells, start=1):
         directory = cell.directory(results, profile)
         elapsed = time.monotonic() - start
-        if (directory / "metrics.json").exists():
+        if finished(directory, cell.label):
             print(f"[sweep {index}/{len(cells)}] {cell.label}: done, skipped", file=sys.stderr)
             outcomes.append({"status": "skipped"})
             continue
@@ -270,7 +343,7 @@ def dry_run(cells: list[Cell], profile: str, results: Path, conf: Path = CONF) -
             "done"
             if (directory / "metrics.json").exists()
             else ("resume" if latest_checkpoint(directory / "run") else "pending")
-        )
+        )  # a dry run reads nothing: damaged files are found when the cell runs
         # A model file may set its own budget (DeepNQG's 15 epochs); it wins over the profile.
         model_yaml = conf / "model" / f"{cell.model}.yaml"
         model = OmegaConf.load(model_yaml) if model_yaml.exists() else OmegaConf.create()
@@ -314,6 +387,46 @@ def measured_throughput() -> dict[str, float]:
     return rates
 
 
+class SweepLockedError(RuntimeError):
+    """Another sweep holds the results folder's lock."""
+
+
+LOCK_FILE = ".sweep.lock"
+
+
+@contextmanager
+def results_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold ``folder``'s lock while the sweep writes into it.
+
+    Two sweeps on one results folder would train the same cells and overwrite each other's
+    files; the second one refuses (or, with ``wait``, waits). The lock is an advisory
+    ``flock`` that the system releases when its holder exits, killed or not, so a stale
+    lock file never blocks a later sweep.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise SweepLockedError(
+                f"{path} is held by a running sweep ({holder}); wait for it, pass --wait, or "
+                "use another --results-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(
+            f"pid {os.getpid()} on {socket.gethostname()}, since {time.strftime('%H:%M:%S')}"
+        )
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def parse_list(text: str | None, kind=str) -> list:
     return [kind(x) for x in text.split(",") if x.strip()] if text else []
 
@@ -348,7 +461,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--conf-dir", type=Path, default=CONF, help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true", help="only re-render the tables")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="when another sweep is writing the same results folder, wait for it to finish "
+        "instead of refusing",
+    )
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except SweepLockedError as error:
+        print(f"[sweep] error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - the sweep's one line for any failure
+        if debug_requested(sys.argv):
+            raise
+        print(f"[sweep] error: {one_line(error)}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
 
     profile, why = choose_profile(args.profile)
     print(f"[sweep] profile {profile} ({why})", file=sys.stderr)
@@ -377,13 +509,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_dir is not None and profile != "offline":
         overrides = (f"data.path={args.data_dir.expanduser().resolve()}", *overrides)
     failed = 0
-    if not args.render_only:
-        outcomes = run_sweep(cells, profile, args.results_dir, args.conf_dir, overrides)
-        failed = sum(o["status"] == "failed" for o in outcomes)
     from qapgen.reporting.tables import collect_results, write_tables
 
-    results = collect_results(args.results_dir / profile, cells)
-    paths = write_tables(recipe, results, args.results_dir / profile, profile)
+    with results_lock(args.results_dir / profile, wait=args.wait):
+        if not args.render_only:
+            outcomes = run_sweep(cells, profile, args.results_dir, args.conf_dir, overrides)
+            failed = sum(o["status"] == "failed" for o in outcomes)
+        results = collect_results(args.results_dir / profile, cells)
+        paths = write_tables(recipe, results, args.results_dir / profile, profile)
     for path in paths:
         print(f"[sweep] wrote {path}", file=sys.stderr)
     print((args.results_dir / profile / f"{recipe.name}.md").read_text())

@@ -11,6 +11,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from qapgen.atomic_files import atomic_write_text
 from qapgen.models.base import ANSWER_REFERENCES, run_directory
 
 
@@ -39,7 +40,7 @@ class MetricsFile(L.Callback):
         evaluation = _evaluation_provenance(pl_module)
         if evaluation:
             payload["evaluation"] = evaluation
-        self.path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
         print(f"qapgen: test metrics written to {self.path}")
 
 
@@ -113,7 +114,7 @@ class NonFiniteLossGuard(L.Callback):
             "loss": str(value.item() if value.numel() == 1 else value.tolist()),
             "ids": self._batch_ids,
         }
-        self.path.write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_text(self.path, json.dumps(record, indent=2) + "\n")
         raise NonFiniteLossError(
             f"non-finite loss ({record['loss']}) at step {trainer.global_step} (epoch "
             f"{trainer.current_epoch}, batch {self._batch_index}); training stopped before the "

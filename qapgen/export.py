@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
 
+from qapgen.atomic_files import atomic_folder, check_output
 from qapgen.data.tokenizer import load_tokenizer
 from qapgen.models.base import QAPModule
+from qapgen.trust import CorruptCheckpointError, UntrustedError, check_class_path, load_checkpoint
 
 EXPORT_FORMAT = "qapgen-export"
 EXPORT_VERSION = 1
@@ -71,14 +72,21 @@ def load_model(path: str | Path, *, class_path: str | None = None) -> LoadedMode
 
 
 def export_model(
-    checkpoint: str | Path, out_dir: str | Path, *, class_path: str | None = None
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    *,
+    class_path: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Write the exported folder for a Lightning checkpoint; returns ``out_dir``."""
+    """Write the exported folder for a Lightning checkpoint; returns ``out_dir``.
+
+    An existing, non-empty ``out_dir`` is replaced only with ``overwrite`` (as a whole, once
+    the new folder is complete); an ``out_dir`` that holds the checkpoint is refused.
+    """
+    if not Path(checkpoint).is_file():
+        raise ModelLoadError(f"{checkpoint}: no such checkpoint file")
+    out_dir = check_output(out_dir, overwrite=overwrite, inputs=[checkpoint], what="export folder")
     loaded = _load_checkpoint(Path(checkpoint), class_path)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_safetensors_model(loaded.model, str(out_dir / WEIGHTS_FILE))
-    loaded.tokenizer.save_pretrained(str(out_dir / TOKENIZER_FOLDER))
     hparams = _plain_hparams(loaded.model)
     # the folder's own copy, found relative to the folder when it is loaded
     hparams["vocab"] = {**hparams["vocab"], "tokenizer": TOKENIZER_FOLDER}
@@ -91,8 +99,11 @@ def export_model(
         "data": loaded.data,
         "provenance": loaded.provenance,
     }
-    (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    (out_dir / MODEL_CARD_FILE).write_text(model_card(config))
+    with atomic_folder(out_dir) as staging:
+        save_safetensors_model(loaded.model, str(staging / WEIGHTS_FILE))
+        loaded.tokenizer.save_pretrained(str(staging / TOKENIZER_FOLDER))
+        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        (staging / MODEL_CARD_FILE).write_text(model_card(config))
     return out_dir
 
 
@@ -173,11 +184,9 @@ def model_card(config: dict[str, Any]) -> str:
 # -- loading -----------------------------------------------------------------------------
 def _load_checkpoint(path: Path, class_path: str | None) -> LoadedModel:
     try:
-        # A Lightning checkpoint pickles loop and callback state besides tensors, so
-        # weights_only loading refuses it: load only checkpoints you trust.
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, ValueError) as error:  # torch's errors for non-checkpoints
-        raise ModelLoadError(f"{path}: not a PyTorch checkpoint ({error})") from error
+        checkpoint = load_checkpoint(path)
+    except (UntrustedError, CorruptCheckpointError) as error:
+        raise ModelLoadError(str(error)) from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ModelLoadError(f"{path}: not a Lightning checkpoint (no state_dict)")
     hparams = dict(checkpoint.get("hyper_parameters") or {})
@@ -196,7 +205,12 @@ def _load_checkpoint(path: Path, class_path: str | None) -> LoadedModel:
     }
     tokenizer = _checkpoint_tokenizer(path, hparams["vocab"], data)
     model = _build(class_path, hparams)
-    model.load_state_dict(checkpoint["state_dict"], strict=True)
+    try:
+        model.load_state_dict(checkpoint["state_dict"], strict=True)
+    except RuntimeError as error:
+        raise ModelLoadError(
+            f"{path}: weights do not fit {class_path} ({_first_line(error)})"
+        ) from error
     provenance = {
         "global_step": checkpoint.get("global_step"),
         "epochs": None if checkpoint.get("epoch") is None else checkpoint["epoch"] + 1,
@@ -241,14 +255,29 @@ def _load_exported(folder: Path) -> LoadedModel:
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
         raise ModelLoadError(f"{folder}: not an exported model folder (no {CONFIG_FILE})")
-    config = json.loads(config_path.read_text())
-    if config.get("format") != EXPORT_FORMAT:
-        raise ModelLoadError(f"{config_path}: not a qapgen export (format {config.get('format')})")
-    hparams = dict(config["hparams"])
-    tokenizer_dir = folder / hparams["vocab"]["tokenizer"]
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ModelLoadError(f"{config_path}: not valid JSON ({_first_line(error)})") from error
+    if not isinstance(config, dict) or config.get("format") != EXPORT_FORMAT:
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise ModelLoadError(f"{config_path}: not a qapgen export (format {found})")
+    hparams = config.get("hparams")
+    vocab = hparams.get("vocab") if isinstance(hparams, dict) else None
+    if not isinstance(vocab, dict) or not isinstance(vocab.get("tokenizer"), str):
+        raise ModelLoadError(f"{config_path}: field 'hparams.vocab.tokenizer' is missing")
+    if not isinstance(config.get("class_path"), str):
+        raise ModelLoadError(f"{config_path}: field 'class_path' is missing")
+    hparams = dict(hparams)
+    tokenizer_dir = folder / vocab["tokenizer"]
     hparams["vocab"] = {**hparams["vocab"], "tokenizer": str(tokenizer_dir)}
     model = _build(config["class_path"], hparams)
-    load_safetensors_model(model, str(folder / WEIGHTS_FILE), strict=True)
+    try:
+        load_safetensors_model(model, str(folder / WEIGHTS_FILE), strict=True)
+    except (RuntimeError, ValueError) as error:  # safetensors' errors: damaged or mismatched
+        raise ModelLoadError(
+            f"{folder / WEIGHTS_FILE}: weights do not load ({_first_line(error)})"
+        ) from error
     return _ready(
         model,
         load_tokenizer(str(tokenizer_dir)),
@@ -260,6 +289,10 @@ def _load_exported(folder: Path) -> LoadedModel:
 
 
 def _build(class_path: str, hparams: dict[str, Any]) -> QAPModule:
+    try:
+        check_class_path(class_path, "model class")
+    except UntrustedError as error:
+        raise ModelLoadError(str(error)) from error
     module_name, _, class_name = class_path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
@@ -268,7 +301,12 @@ def _build(class_path: str, hparams: dict[str, Any]) -> QAPModule:
     if not (isinstance(cls, type) and issubclass(cls, QAPModule)):
         raise ModelLoadError(f"{class_path} is not a qapgen model (QAPModule subclass)")
     # Lightning CLI bookkeeping (_class_path, _instantiator) is not a constructor argument.
-    model = cls(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    try:
+        model = cls(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    except (TypeError, ValueError) as error:
+        raise ModelLoadError(
+            f"{class_path}: the saved hyperparameters do not fit ({error})"
+        ) from error
     model.configure_model()
     return model
 
@@ -299,5 +337,14 @@ def _metrics_near(checkpoint: Path) -> dict[str, Any]:
     for folder in (checkpoint.parent, checkpoint.parent.parent):
         candidate = folder / "metrics.json"
         if candidate.is_file():
-            return json.loads(candidate.read_text())
+            try:
+                metrics = json.loads(candidate.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                return {}  # a damaged metrics file costs the model card its numbers only
+            return metrics if isinstance(metrics, dict) else {}
     return {}
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
+import torch
+import yaml
+from jsonargparse import ArgumentError
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger
@@ -23,10 +28,19 @@ from qapgen.callbacks import (
     RandomStateCheckpoint,
     TrainLoaderStateRestore,
 )
+from qapgen.checkpoint_io import AtomicCheckpointIO
 from qapgen.data.datamodule import QAPDataModule
 from qapgen.models.base import QAPModule
 from qapgen.performance import CudaPerformance
 from qapgen.reporting.floors import FloorScores
+from qapgen.trust import (
+    LOAD_FAILURES,
+    SAFE_CHECKPOINT_GLOBALS,
+    UntrustedError,
+    check_class_path,
+    checkpoint_load_error,
+    restrict_config_imports,
+)
 from qapgen.wandb_setup import make_wandb_logger, resolve_wandb_mode
 
 
@@ -61,6 +75,10 @@ class QAPLightningCLI(LightningCLI):
             trainer.loggers = [*trainer.loggers, CSVLogger(save_dir=trainer.default_root_dir)]
         if self.subcommand == "fit":
             self._add_wandb(trainer)
+        # Checkpoints written atomically beside their target and loaded without code, unless
+        # the config chose a checkpoint plugin of its own.
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
 
     def _add_wandb(self, trainer) -> None:
@@ -88,6 +106,17 @@ class QAPLightningCLI(LightningCLI):
         logger.log_hyperparams(json.loads(resolved))
         trainer.loggers = [*trainer.loggers, logger]
 
+    def _parse_ckpt_path(self) -> None:
+        # Lightning reads --ckpt_path's hyperparameters here (weights_only=True); its refusals
+        # become qapgen's one-line errors, and paths in hyperparameters are allowed.
+        config = self.config.get(self.config.get("subcommand") or "", {})
+        ckpt_path = config.get("ckpt_path") if hasattr(config, "get") else None
+        try:
+            with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
+                super()._parse_ckpt_path()
+        except LOAD_FAILURES as error:
+            raise checkpoint_load_error(ckpt_path, error) from error
+
     def after_fit(self) -> None:
         if not self.config[self.subcommand].get("test_after_fit"):
             return
@@ -101,32 +130,96 @@ class QAPLightningCLI(LightningCLI):
 
 def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningCLI:
     """Parse ``args`` and run the subcommand; ``run=False`` takes no subcommand and only
-    instantiates the model, DataModule and trainer (to check a config without training)."""
+    instantiates the model, DataModule and trainer (to check a config without training).
+
+    A class path outside the trusted packages (``qapgen.trust``) is refused before anything
+    is imported; a bad argument or config raises ``UsageError`` with a one-line message.
+    """
+    from qapgen.cli.main import UsageError
+
+    args = list(args)
+    try:
+        for where, class_path in _class_paths_in(args):
+            check_class_path(class_path, where)
+    except UntrustedError as error:
+        raise UsageError(str(error)) from error
+    restrict_config_imports()
     # qapgen always passes the arguments explicitly (from sys.argv or a sweep); Lightning's
     # warning about args beside sys.argv does not apply.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
-    return QAPLightningCLI(
-        model_class=QAPModule,
-        subclass_mode_model=True,
-        datamodule_class=QAPDataModule,
-        seed_everything_default=0,
-        trainer_defaults={
-            "callbacks": [
-                MetricsFile(),
-                FloorScores(),
-                OptimisationBalance(every_n_steps=50),
-                # TF32 on CUDA and a warning when precision is fp16 (T5 overflows).
-                CudaPerformance(),
-                # Stops at the first NaN/inf loss and saves the batch's ids.
-                NonFiniteLossGuard(),
-                # Resumed runs continue with the random states of the checkpoint.
-                RandomStateCheckpoint(),
-                # ... and from the checkpoint's batch inside the epoch.
-                TrainLoaderStateRestore(),
-            ]
-        },
-        parser_kwargs={"parser_mode": "omegaconf"},
-        save_config_kwargs={"overwrite": True},
-        args=list(args),
-        run=run,
-    )
+    # Parse errors are raised, not printed with the usage: the caller prints one line.
+    quiet = {"exit_on_error": False}
+    try:
+        return QAPLightningCLI(
+            model_class=QAPModule,
+            subclass_mode_model=True,
+            datamodule_class=QAPDataModule,
+            seed_everything_default=0,
+            trainer_defaults={
+                "callbacks": [
+                    MetricsFile(),
+                    FloorScores(),
+                    OptimisationBalance(every_n_steps=50),
+                    # TF32 on CUDA and a warning when precision is fp16 (T5 overflows).
+                    CudaPerformance(),
+                    # Stops at the first NaN/inf loss and saves the batch's ids.
+                    NonFiniteLossGuard(),
+                    # Resumed runs continue with the random states of the checkpoint.
+                    RandomStateCheckpoint(),
+                    # ... and from the checkpoint's batch inside the epoch.
+                    TrainLoaderStateRestore(),
+                ],
+            },
+            parser_kwargs={
+                "parser_mode": "omegaconf",
+                **quiet,
+                **{name: dict(quiet) for name in ("fit", "validate", "test", "predict")},
+            },
+            save_config_kwargs={"overwrite": True},
+            args=args,
+            run=run,
+        )
+    except ArgumentError as error:
+        raise UsageError(parse_error_line(str(error))) from error
+
+
+# Lines of jsonargparse's union-type report that repeat what the other lines say.
+_NOISE_PREFIXES = ("Subtypes:", "Errors:", "Given value type:", "- Expected a <class 'NoneType'>")
+
+
+def parse_error_line(message: str) -> str:
+    """jsonargparse's (often multi-line) parse error as one line."""
+    lines = [line.strip() for line in message.splitlines()]
+    kept = [line for line in lines if line and not line.startswith(_NOISE_PREFIXES)]
+    return " ".join(" ".join(kept).split())
+
+
+def _class_paths_in(args: list[str]) -> Iterator[tuple[str, str]]:
+    """(where, class path) for every class path the arguments and their config files name."""
+    for index, arg in enumerate(args):
+        value = args[index + 1] if index + 1 < len(args) else None
+        if arg in ("-c", "--config") and value is not None:
+            yield from _class_paths_in_file(Path(value))
+        elif arg.startswith("--config="):
+            yield from _class_paths_in_file(Path(arg.split("=", 1)[1]))
+        elif arg.startswith("--") and arg.split("=", 1)[0].endswith(".class_path"):
+            key, _, inline = arg.partition("=")
+            found = inline if "=" in arg else value
+            if found is not None:
+                yield f"argument {key}", found
+
+
+def _class_paths_in_file(path: Path) -> Iterator[tuple[str, str]]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # jsonargparse reports the unreadable file itself
+    stack: list[tuple[str, object]] = [("", document)]
+    while stack:
+        key, node = stack.pop()
+        if isinstance(node, dict):
+            if "class_path" in node:
+                yield f"{path}: {key + '.' if key else ''}class_path", node["class_path"]
+            stack += [(f"{key}.{k}" if key else str(k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(f"{key}[{i}]", v) for i, v in enumerate(node)]

@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 from transformers.optimization import Adafactor
 
+from qapgen.atomic_files import atomic_open
 from qapgen.balance import LossBalancer, shared_parameter_groups
 from qapgen.data.features import DEFAULT_FEATURES, Feature
 from qapgen.data.tokenizer import start_token_ids
@@ -441,7 +442,7 @@ class QAPModule(L.LightningModule):
         if self.trainer.is_global_zero and rows:
             path = Path(run_directory(self.trainer)) / "predictions" / "test.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("w", encoding="utf-8") as handle:
+            with atomic_open(path, "w") as handle:
                 for row in rows:
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 

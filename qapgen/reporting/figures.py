@@ -16,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
+from qapgen.atomic_files import atomic_open  # noqa: E402
+
 TASK_STYLES = {"question": ("ques", "tab:blue", "o"), "answer": ("ans", "tab:orange", "s")}
 
 
@@ -63,6 +65,7 @@ def plot_figure5(panels: dict[str, Path], out_stem: Path, title_suffix: str = ""
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
     for path in paths:
-        figure.savefig(path, dpi=150)
+        with atomic_open(path, "wb") as handle:
+            figure.savefig(handle, dpi=150, format=path.suffix[1:])
     plt.close(figure)
     return paths

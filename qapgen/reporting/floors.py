@@ -17,6 +17,7 @@ from pathlib import Path
 
 import lightning as L
 
+from qapgen.atomic_files import atomic_write_text
 from qapgen.metrics import score
 
 FLOOR_METRICS = ("bleu1", "bleu4", "rougeL", "meteor")
@@ -84,4 +85,4 @@ class FloorScores(L.Callback):
                 floors["shuffled"][task] = shuffled_floor(predicted, gold, meteor)
             constant = most_frequent([getattr(r, task) for r in train])
             floors["constant"][task] = {"text": constant, **constant_floor(constant, gold, meteor)}
-        (run_dir / "floors.json").write_text(json.dumps(floors, indent=2) + "\n")
+        atomic_write_text(run_dir / "floors.json", json.dumps(floors, indent=2) + "\n")

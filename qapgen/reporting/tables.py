@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from qapgen.atomic_files import atomic_write_text
 from qapgen.paper import DATASET_NAMES, MODEL_NAMES
 
 
@@ -49,13 +50,30 @@ def collect_results(
     for cell in cells:
         entry = results.setdefault((cell.dataset, cell.model), CellResults())
         directory = profile_dir / cell.dataset / cell.model / f"seed{cell.seed}"
-        if (directory / "metrics.json").exists():
-            entry.runs.append(json.loads((directory / "metrics.json").read_text()))
-        elif (directory / "status.json").exists():
-            entry.failures.append(json.loads((directory / "status.json").read_text())["reason"])
-        else:
-            entry.missing += 1
+        metrics, status = directory / "metrics.json", directory / "status.json"
+        try:
+            if metrics.exists():
+                entry.runs.append(_read_object(metrics))
+            elif status.exists():
+                entry.failures.append(str(_read_object(status).get("reason", "no reason given")))
+            else:
+                entry.missing += 1
+        except ValueError as error:
+            # A damaged record makes its cell a failure in the table, not the table fail.
+            entry.failures.append(str(error))
     return results
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(
+            f"{path.name} is damaged ({type(error).__name__}); rerun the sweep"
+        ) from error
+    if not isinstance(record, dict):
+        raise ValueError(f"{path.name} is damaged (not a JSON object); rerun the sweep")
+    return record
 
 
 def summarise(values: list[float]) -> tuple[float, float | None] | None:
@@ -223,6 +241,6 @@ def write_tables(
     out_dir.mkdir(parents=True, exist_ok=True)
     markdown = out_dir / f"{recipe.name}.md"
     latex = out_dir / f"{recipe.name}.tex"
-    markdown.write_text(render_markdown(recipe, results, profile))
-    latex.write_text(render_latex(recipe, results, profile))
+    atomic_write_text(markdown, render_markdown(recipe, results, profile))
+    atomic_write_text(latex, render_latex(recipe, results, profile))
     return [markdown, latex]
