@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from qapgen.atomic_files import atomic_write_text
 from qapgen.metrics import Meteor15, normalize, score
 from qapgen.metrics.bleu import corpus_bleu
 from qapgen.metrics.meteor_java import JVM_FLAGS
@@ -281,8 +282,8 @@ def main() -> int:
     args = parser.parse_args()
     result = run(args.n, args.coco, args.repeats)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(result))
+    atomic_write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+    atomic_write_text(args.out.with_suffix(".md"), markdown(result))
     print(markdown(result))
     return 0 if all(result["within_budget_cpu"].values()) else 1
 

@@ -42,6 +42,7 @@ from torch.utils.data import DataLoader
 from transformers import T5ForConditionalGeneration
 
 from baselines.t5_qg import T5QG
+from qapgen.atomic_files import atomic_write_text
 from qapgen.data.datamodule import Collator, EncodedDataset, EncodedExample, QAPDataModule
 from qapgen.data.features import DEFAULT_FEATURES, IGNORE_INDEX
 from qapgen.data.records import QARecord
@@ -697,8 +698,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
     out = Path(args.out or f"bench/results/{device.slug}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
+    atomic_write_text(out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown(result))
     print(f"bench: wrote {out}.json and {out}.md in {result['bench_seconds']} s")
     return result
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.sweep import CONF, ROOT, Cell, run_sweep
+from qapgen.atomic_files import atomic_open, atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,8 @@ def plot_curves(records: dict[str, dict[str, Any]], path: Path, title: str) -> P
     figure.suptitle(title)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, dpi=120, format=path.suffix[1:])
     plt.close(figure)
     return path
 
@@ -241,15 +243,15 @@ def export(
     for name, record in records.items():
         target = out / name / "metrics.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(record, indent=2) + "\n")
+        atomic_write_text(target, json.dumps(record, indent=2) + "\n")
         written.append(target)
     table = out / "table.md"
     descriptions = "\n".join(f"- `{v.name}`: {v.description}" for v in variants)
     heading = (
         f"# {title}, profile `{profile}` (test split; validation losses at the last validation)"
     )
-    table.write_text(
-        "\n\n".join([heading, descriptions, LOSS_CAVEAT, render_table(records, variants)])
+    atomic_write_text(
+        table, "\n\n".join([heading, descriptions, LOSS_CAVEAT, render_table(records, variants)])
     )
     written.append(table)
     written.append(plot_curves(records, out / "curves.png", f"{title} ({profile})"))

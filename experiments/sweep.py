@@ -30,7 +30,13 @@ from typing import Any
 
 from experiments.recipes import DATASETS, RECIPES, Recipe
 from qapgen.atomic_files import atomic_write_text, remove_stale_temporaries
-from qapgen.cli.main import USER_ERRORS, debug_requested, one_line
+from qapgen.cli.main import (
+    USER_ERRORS,
+    OneLineArgumentParser,
+    UsageError,
+    debug_requested,
+    one_line,
+)
 from qapgen.trust import CorruptCheckpointError, UntrustedError, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -428,11 +434,14 @@ def results_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
 
 
 def parse_list(text: str | None, kind=str) -> list:
-    return [kind(x) for x in text.split(",") if x.strip()] if text else []
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()] if text else []
+    except ValueError:
+        raise UsageError(f"expected a comma list of {kind.__name__} values, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="experiments.sweep", description=__doc__.split("\n")[0])
+    parser = OneLineArgumentParser(prog="experiments.sweep", description=__doc__.split("\n")[0])
     parser.add_argument("table", choices=sorted(RECIPES))
     parser.add_argument(
         "--profile",
@@ -461,20 +470,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--conf-dir", type=Path, default=CONF, help=argparse.SUPPRESS)
     parser.add_argument("--render-only", action="store_true", help="only re-render the tables")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks, not one line")
     parser.add_argument(
         "--wait",
         action="store_true",
         help="when another sweep is writing the same results folder, wait for it to finish "
         "instead of refusing",
     )
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         return run(args)
-    except SweepLockedError as error:
+    except (SweepLockedError, UsageError) as error:
         print(f"[sweep] error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - the sweep's one line for any failure
-        if debug_requested(sys.argv):
+        if debug_requested(list(sys.argv if argv is None else argv)):
             raise
         print(f"[sweep] error: {one_line(error)}", file=sys.stderr)
         return 1
@@ -485,17 +495,16 @@ def run(args: argparse.Namespace) -> int:
     profile, why = choose_profile(args.profile)
     print(f"[sweep] profile {profile} ({why})", file=sys.stderr)
     if not (args.conf_dir / "profile" / f"{profile}.yaml").exists():
-        print(
-            f"[sweep] no profile {args.conf_dir / 'profile' / f'{profile}.yaml'}", file=sys.stderr
-        )
-        return 2
+        raise UsageError(f"no profile {args.conf_dir / 'profile' / f'{profile}.yaml'}")
+    malformed = [o for o in args.overrides if "=" not in o or not o.partition("=")[0].strip()]
+    if malformed:
+        raise UsageError(f"--set wants KEY=VALUE, got {malformed[0]!r}")
     recipe = RECIPES[args.table]
     cells = plan(
         recipe, parse_list(args.datasets), parse_list(args.models), parse_list(args.seeds, int)
     )
     if not cells:
-        print("[sweep] no cells match the given datasets and models", file=sys.stderr)
-        return 2
+        raise UsageError(f"no cells of {recipe.name} match the given datasets and models")
     if args.dry_run:
         dry_run(cells, profile, args.results_dir, args.conf_dir)
         return 0

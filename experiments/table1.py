@@ -15,6 +15,7 @@ from pathlib import Path
 
 from experiments.recipes import DATASETS
 from experiments.sweep import ROOT
+from qapgen.atomic_files import atomic_write_text
 from qapgen.data.datamodule import fixture_path
 from qapgen.data.errors import DataFormatError, DataNotFoundError
 from qapgen.data.prepare import prepare
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.results_dir / args.profile
     out_dir.mkdir(parents=True, exist_ok=True)
     text = f"# Table 1: prepared data, profile `{args.profile}`\n\n" + "\n".join(sections)
-    (out_dir / "table1.md").write_text(text)
-    (out_dir / "table1.json").write_text(json.dumps(stats_by_dataset, indent=2) + "\n")
+    atomic_write_text(out_dir / "table1.md", text)
+    atomic_write_text(out_dir / "table1.json", json.dumps(stats_by_dataset, indent=2) + "\n")
     print(text)
     print(f"table1: wrote {out_dir / 'table1.md'}", file=sys.stderr)
     return 1 if failed else 0

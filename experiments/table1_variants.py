@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from experiments.sweep import ROOT
+from qapgen.atomic_files import atomic_write_text
 from qapgen.data.prepare import PrepareOptions, prepare
 from qapgen.data.segment import SEGMENTERS, SENTENCE_POLICIES
 from qapgen.data.stats import dataset_stats, reference_numbers
@@ -78,12 +79,6 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="experiments.table1_variants", description=__doc__)
     parser.add_argument("--data-dir", type=Path, required=True, help="SQuAD v1.1 train + dev")
@@ -94,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[table1-variants] {options}", file=sys.stderr, flush=True)
         rows.append(measure(args.data_dir, options))
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(args.out_dir / "squad-variants.json", json.dumps(rows, indent=2) + "\n")
+    atomic_write_text(args.out_dir / "squad-variants.json", json.dumps(rows, indent=2) + "\n")
     table = render(rows)
-    write_atomically(args.out_dir / "squad-variants.md", table)
+    atomic_write_text(args.out_dir / "squad-variants.md", table)
     print(table)
     return 0
 

@@ -196,13 +196,14 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     _fsync_folder(path.parent)
 
 
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Remove temporary files and folders a killed writer left in ``folder``; returns them."""
+def remove_stale_temporaries(folder: str | Path, name: str = "") -> list[Path]:
+    """Remove temporary files and folders a killed writer left in ``folder`` (only those
+    for the target ``name`` when given); returns them."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
     removed = []
-    for leftover in folder.glob(f"{TEMP_PREFIX}*"):
+    for leftover in folder.glob(f"{TEMP_PREFIX}{name}{'-' if name else ''}*"):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
         else:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from qapgen.atomic_files import atomic_open
+from qapgen.atomic_files import atomic_open, remove_stale_temporaries
 from qapgen.trust import load_checkpoint
 
 
@@ -29,6 +29,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None or "://" in str(path):
             # remote storage: Lightning's fsspec writer, with its own guarantees
             return super().save_checkpoint(checkpoint, path, storage_options)
+        # A save killed earlier left its temporary file; this save replaces what it was for.
+        remove_stale_temporaries(Path(path).parent, Path(path).name)
         with atomic_open(path, "wb") as handle:
             torch.save(checkpoint, handle)
 

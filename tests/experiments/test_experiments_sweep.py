@@ -89,7 +89,7 @@ def test_killed_cell_resumes_from_its_checkpoint(conf, tmp_path):
         process.wait()
     assert not (cell / "metrics.json").exists()
 
-    killed_at = torch.load(next(cell.glob("run/**/checkpoints/last.ckpt")), weights_only=False)
+    killed_at = torch.load(next(cell.glob("run/**/checkpoints/last.ckpt")), weights_only=True)
     assert killed_at["global_step"] < 40
     resume = sweep_args(conf, results, "--set", "trainer.max_steps=40", "--models", "igja_qap")
     assert sweep.main(resume) == 0
