@@ -1,4 +1,4 @@
-"""`qapgen data stats`: Table 1 for a prepared dataset."""
+"""`qapgen data stats`: Table 1 for a prepared dataset, with every drop and repair counted."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from qapgen.data.prepare import PrepareOptions, prepare
+from qapgen.data.errors import PreparationOptionError
+from qapgen.data.fixtures import FIXTURES_PATH
+from qapgen.data.prepare import PrepareOptions, check_article_split, prepare
 from qapgen.data.readers import SOURCES
 from qapgen.data.segment import SENTENCE_POLICIES
 from qapgen.data.split_lists import SPLIT_LISTS
@@ -22,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--path",
         type=Path,
         default=None,
-        help="an official source file or a folder holding them "
+        help=f"an official source file or a folder holding them; {FIXTURES_PATH} for the "
+        f"project's own fixture files (./{FIXTURES_PATH} for a folder of that name) "
         "(default: $QAPGEN_DATA_DIR, else the Hugging Face hub)",
     )
     stats.add_argument("--format", choices=("table", "json"), default="table")
@@ -59,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--split-seed", type=int, default=0)
     stats.add_argument(
         "--article-split",
+        type=article_counts,
         default=None,
         metavar="TRAIN,VAL,TEST",
         help="pool every record and split by article counts, e.g. 38,5,5 for the squad-dev "
@@ -69,34 +73,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.set_defaults(handler=run_stats)
 
 
-def run_stats(args: argparse.Namespace) -> int:
-    from qapgen.cli.main import CommandError
+def article_counts(text: str) -> tuple[int, int, int]:
+    """``TRAIN,VAL,TEST`` as three article counts (argparse reports a bad value in one line)."""
+    try:
+        counts = tuple(int(n) for n in text.split(","))
+        return check_article_split(counts)
+    except (ValueError, PreparationOptionError):
+        raise argparse.ArgumentTypeError(
+            f"wants TRAIN,VAL,TEST article counts such as 38,5,5 (whole numbers, none "
+            f"negative, not all zero), got {text!r}"
+        ) from None
 
-    article_split = None
-    if args.article_split:
-        try:
-            article_split = tuple(int(n) for n in args.article_split.split(","))
-        except ValueError:
-            article_split = ()
-        if len(article_split) != 3:
-            raise CommandError(
-                f"--article-split wants TRAIN,VAL,TEST counts, got {args.article_split!r}"
-            )
+
+def run_stats(args: argparse.Namespace) -> int:
+    from qapgen.cli.main import CommandError, UsageError
+
     options = PrepareOptions(
         coqa_context=args.coqa_context,
         coqa_unanswerable=args.coqa_unanswerable,
         split=args.split,
         sentence_policy=args.sentence_policy,
         split_seed=args.split_seed,
-        article_split=article_split,
+        article_split=args.article_split,
     )
     try:
         options = options.resolved(args.dataset)
-    except ValueError as error:
+    except PreparationOptionError as error:
+        raise UsageError(str(error)) from None
+    try:
+        prepared = prepare(
+            args.dataset, args.path, options, cache_dir=args.cache_dir, use_cache=not args.no_cache
+        )
+    except PreparationOptionError as error:  # e.g. more articles asked for than there are
         raise CommandError(str(error)) from None
-    prepared = prepare(
-        args.dataset, args.path, options, cache_dir=args.cache_dir, use_cache=not args.no_cache
-    )
     stats = dataset_stats(prepared, args.length_unit)
     if args.format == "json":
         print(json.dumps(stats, indent=2))

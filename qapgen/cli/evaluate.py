@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +66,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read, score and print; user errors become ``CommandError``."""
     from qapgen.cli.main import CommandError
-    from qapgen.metrics import MeteorError, WordNetUnavailableError, score
+    from qapgen.metrics import (
+        MeteorError,
+        MeteorUnavailableError,
+        WordNetUnavailableError,
+        score,
+    )
+    from qapgen.metrics.meteor_java import find_jar, find_java
 
     records = read_predictions(
         args.predictions, needs_context=args.protocol == "grouped", task=args.task
     )
     try:
+        if args.meteor == "java":
+            # Before any scoring: a missing Java fails at once, even where a JVM this
+            # process started earlier is still running.
+            find_java()
+            find_jar()
         result = score(
             [r["prediction"] for r in records],
             [r["references"] for r in records],
@@ -79,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
             meteor=args.meteor,
             meteor_nltk=args.meteor_nltk,
         )
+    except MeteorUnavailableError as error:
+        raise CommandError(
+            f"{error.reason}, or pass --meteor none to score without METEOR 1.5"
+        ) from error
     except MeteorError as error:
         raise CommandError(f"{error} (or pass --meteor none)") from error
     except WordNetUnavailableError as error:
@@ -97,34 +113,34 @@ def run(args: argparse.Namespace) -> int:
 def read_predictions(
     path: Path, *, needs_context: bool, task: str | None = None
 ) -> list[dict[str, Any]]:
-    """The records of a predictions file, checked line by line.
+    """The records of a predictions file, checked line by line: any fault is a
+    ``CommandError`` naming the file, the line and the field.
 
     With ``task``, lines are rows of a qapgen run's ``predictions/test.jsonl``; they are
     read as ``prediction = predicted_<task>``, ``references = [gold_<task>]``.
     """
     from qapgen.cli.main import CommandError
+    from qapgen.data.readers.base import read_text
 
-    if not path.is_file():
+    if not path.exists():
         raise CommandError(f"{path}: no such file")
-    try:
-        # split on "\n" only: JSON strings may hold U+2028, which splitlines() breaks at
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except UnicodeDecodeError as error:
-        raise CommandError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise CommandError(f"{path}: is {kind}; --predictions wants a JSON-lines file")
+    # split on "\n" only: JSON strings may hold U+2028, which splitlines() breaks at
+    lines = read_text(path).split("\n")
     records = []
     seen_ids: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}, line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CommandError(f"{where}: not valid JSON ({error.msg})") from None
+        record = _parse_line(line, where)
         if not isinstance(record, dict):
-            raise CommandError(f"{where}: expected a JSON object")
+            raise CommandError(f"{where}: expected a JSON object, got {_json_type(record)}")
         if task is not None:
-            record = _from_run_predictions(record, task, where)
+            _check_run_record(record, task, where, needs_context)
+            record = _from_run_predictions(record, task)
         _check_record(record, where, needs_context)
         key = str(record["id"])
         if key in seen_ids:
@@ -136,33 +152,77 @@ def read_predictions(
     return records
 
 
-def _from_run_predictions(record: dict[str, Any], task: str, where: str) -> dict[str, Any]:
+def _parse_line(line: str, where: str) -> Any:
     from qapgen.cli.main import CommandError
 
-    missing = [f for f in (f"predicted_{task}", f"gold_{task}") if f not in record]
-    if missing:
-        raise CommandError(f"{where}: field '{missing[0]}' missing (a run's predictions file?)")
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise CommandError(f"{where}: not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise CommandError(
+            f"{where}: not readable JSON: nested deeper than {sys.getrecursionlimit()} levels"
+        ) from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise CommandError(f"{where}: not readable JSON ({error})") from None
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    names = {bool: "a boolean", type(None): "null", str: "a string", list: "an array"}
+    names.update({int: "a number", float: "a number", dict: "an object"})
+    return names.get(type(value), type(value).__name__)
+
+
+def _check_run_record(record: dict[str, Any], task: str, where: str, needs_context: bool) -> None:
+    """A run's predictions row, checked under its own field names."""
+    from qapgen.cli.main import CommandError
+
+    for name in (f"predicted_{task}", f"gold_{task}"):
+        if name not in record:
+            raise CommandError(f"{where}: field '{name}' missing (a run's predictions file?)")
+    if not isinstance(record[f"predicted_{task}"], str):
+        raise CommandError(
+            f"{where}: field 'predicted_{task}' must be a string, got "
+            f"{_json_type(record[f'predicted_{task}'])}"
+        )
+    if not _has_words(record[f"gold_{task}"]):
+        raise CommandError(f"{where}: field 'gold_{task}' must be a non-empty string")
+    if needs_context and not isinstance(record.get("context"), str):
+        raise CommandError(f"{where}: field 'context' must be a string (--protocol grouped)")
+
+
+def _from_run_predictions(record: dict[str, Any], task: str) -> dict[str, Any]:
     return {
-        "id": record.get("id"),
+        **({"id": record["id"]} if "id" in record else {}),  # a missing id is reported as such
         "prediction": record[f"predicted_{task}"],
         "references": [record[f"gold_{task}"]],
         "context": record.get("context"),
     }
 
 
+def _has_words(text: Any) -> bool:
+    """Whether ``text`` is a string that is not empty once normalised for scoring."""
+    from qapgen.metrics import normalize
+
+    return isinstance(text, str) and bool(normalize(text).strip())
+
+
 def _check_record(record: dict[str, Any], where: str, needs_context: bool) -> None:
     from qapgen.cli.main import CommandError
 
-    if "id" not in record or not isinstance(record["id"], (str, int)):
-        raise CommandError(f"{where}: field 'id' must be a string or an integer")
+    record_id = record.get("id")
+    if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
+        raise CommandError(
+            f"{where}: field 'id' must be a string or an integer, got {_json_type(record_id)}"
+            if "id" in record
+            else f"{where}: field 'id' missing (it must be a string or an integer)"
+        )
     if not isinstance(record.get("prediction"), str):
-        raise CommandError(f"{where}: field 'prediction' must be a string")
+        got = _json_type(record["prediction"]) if "prediction" in record else "nothing"
+        raise CommandError(f"{where}: field 'prediction' must be a string, got {got}")
     references = record.get("references")
-    if (
-        not isinstance(references, list)
-        or not references
-        or not all(isinstance(r, str) and r.strip() for r in references)
-    ):
+    if not isinstance(references, list) or not references or not all(map(_has_words, references)):
         raise CommandError(
             f"{where}: field 'references' must be a non-empty list of non-empty strings"
         )

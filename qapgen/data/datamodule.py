@@ -11,7 +11,11 @@ from typing import Any
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
+from transformers import PreTrainedTokenizerBase
 
+from qapgen.atomic_files import atomic_folder
+from qapgen.data.cache import check_manifest, load_checked, write_manifest
+from qapgen.data.errors import CorruptCacheError
 from qapgen.data.features import (
     DEFAULT_FEATURES,
     IGNORE_INDEX,
@@ -20,6 +24,7 @@ from qapgen.data.features import (
     TextFeature,
     encode_features,
 )
+from qapgen.data.fixtures import FIXTURES_PATH, fixture_path
 from qapgen.data.prepare import PreparedData, PrepareOptions, default_cache_dir, prepare
 from qapgen.data.records import QARecord
 from qapgen.data.resumable import ResumableDataLoader
@@ -34,14 +39,14 @@ from qapgen.performance import bucket_width
 
 log = logging.getLogger(__name__)
 
-FIXTURES_DIR = Path(__file__).parent / "fixtures"
-# Where each dataset's fixtures sit inside FIXTURES_DIR (path: fixtures in config).
-FIXTURE_FOLDERS = {"squad": "squad", "newsqa": "newsqa", "coqa": "coqa"}
 
-
-def fixture_path(dataset: str) -> Path:
-    """The project's own small fixture files for ``dataset`` (original text)."""
-    return FIXTURES_DIR / FIXTURE_FOLDERS[dataset]
+def _load_cached_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+    """A tokenizer the data module trained, once its files pass their checksums."""
+    check_manifest(folder)
+    try:
+        return load_tokenizer(str(folder))
+    except (OSError, ValueError) as error:
+        raise CorruptCacheError(f"it does not load ({error})") from error
 
 
 @dataclass
@@ -158,7 +163,7 @@ class QAPDataModule(L.LightningDataModule):
 
     # -- preparation -------------------------------------------------------------------
     def _source_path(self) -> str | Path | None:
-        if self.path == "fixtures":
+        if self.path == FIXTURES_PATH:
             return fixture_path(self.dataset_name)
         return self.path
 
@@ -193,10 +198,13 @@ class QAPDataModule(L.LightningDataModule):
         vocab = self.hparams.tokenizer_vocab_size
         kind = "" if self.tokenizer_name == "train" else f"{self.tokenizer_name}-"
         folder = self.cache_dir / "tokenizers" / f"{kind}{self.dataset_name}-{digest}-v{vocab}"
-        if (folder / "tokenizer.json").exists():
-            self.tokenizer = load_tokenizer(str(folder))
-        else:
-            self.tokenizer = builders[self.tokenizer_name](texts, vocab, folder)
+        self.tokenizer = load_checked(folder, _load_cached_tokenizer, "tokenizer")
+        if self.tokenizer is None:
+            with atomic_folder(folder) as building:
+                builders[self.tokenizer_name](texts, vocab, building)
+                write_manifest(building)
+            # Loaded from where it now lives: checkpoints record the tokenizer's location.
+            self.tokenizer = _load_cached_tokenizer(folder)
         return self.tokenizer
 
     @property

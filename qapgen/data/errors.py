@@ -29,3 +29,12 @@ class DataFormatError(ValueError):
 
 class DataNotFoundError(FileNotFoundError):
     """A dataset could be found neither locally nor on the hub; says how to fix it."""
+
+
+class PreparationOptionError(ValueError):
+    """A preparation option that cannot apply: an unknown value, a combination that
+    contradicts itself, or a request the data cannot meet (more articles than it holds)."""
+
+
+class CorruptCacheError(Exception):
+    """A cache entry that fails its checks; the message says why. Callers rebuild it."""

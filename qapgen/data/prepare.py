@@ -37,7 +37,10 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from qapgen.data.errors import DataFormatError
+from qapgen.atomic_files import atomic_folder
+from qapgen.data.cache import check_sha256, file_sha256, load_checked, read_json_object
+from qapgen.data.errors import CorruptCacheError, DataFormatError, PreparationOptionError
+from qapgen.data.fixtures import FIXTURES_PATH, fixture_path
 from qapgen.data.readers import get_source, read_source
 from qapgen.data.readers.base import ReadResult
 from qapgen.data.readers.hub import fetch_from_hub
@@ -45,17 +48,19 @@ from qapgen.data.records import QARecord
 from qapgen.data.segment import (
     SEGMENTERS,
     SENTENCE_POLICIES,
+    WINDOWED,
     Segment,
     Segmenter,
     SentencePolicy,
     make_segmenter,
+    needs_windows,
     segment_records,
     split_sentences,
 )
 from qapgen.data.split_lists import SPLIT_LISTS, ArticleLists, load_article_lists
 
-# Bump when preparation logic changes, so stale caches are not reused.
-PREPARATION_VERSION = 2
+# Bump when preparation logic or the cache layout changes, so stale caches are not reused.
+PREPARATION_VERSION = 3
 SPLITS = ("train", "val", "test")
 
 # The paper's val : test sizes, carved from each dataset's dev set (Table 1). NewsQA's MRQA
@@ -112,16 +117,21 @@ class PrepareOptions:
         return asdict(self)
 
     def resolved(self, dataset: str) -> PrepareOptions:
-        """These options with the dataset's defaults filled in, each value checked."""
+        """These options with the dataset's defaults filled in, each value checked
+        (PreparationOptionError, a ValueError, names the one at fault)."""
         splits = DATASET_SPLITS.get(dataset, ("paper",))
         if self.split not in splits:
-            raise ValueError(
+            raise PreparationOptionError(
                 f"split {self.split!r} is not offered for {dataset}; choose one of {splits}"
             )
         if self.split != "paper" and self.article_split is not None:
-            raise ValueError(f"split {self.split!r} fixes the split; drop article_split")
+            raise PreparationOptionError(
+                f"split {self.split!r} fixes the split; drop article_split"
+            )
+        if self.article_split is not None:
+            check_article_split(self.article_split)
         if self.coqa_unanswerable not in ("keep", "drop"):
-            raise ValueError(
+            raise PreparationOptionError(
                 f"coqa_unanswerable must be 'keep' or 'drop', not {self.coqa_unanswerable!r}"
             )
         if dataset not in SENTENCE_LEVEL:
@@ -130,17 +140,40 @@ class PrepareOptions:
         segmenter = self.segmenter or segmenter
         policy = self.sentence_policy or policy
         if segmenter not in SEGMENTERS:
-            raise ValueError(f"segmenter must be one of {SEGMENTERS}, not {segmenter!r}")
+            raise PreparationOptionError(
+                f"segmenter must be one of {SEGMENTERS}, not {segmenter!r}"
+            )
         if policy not in SENTENCE_POLICIES:
-            raise ValueError(f"sentence_policy must be one of {SENTENCE_POLICIES}, not {policy!r}")
+            raise PreparationOptionError(
+                f"sentence_policy must be one of {SENTENCE_POLICIES}, not {policy!r}"
+            )
         return replace(self, segmenter=segmenter, sentence_policy=policy)
+
+
+def check_article_split(counts: Sequence[object]) -> tuple[int, int, int]:
+    """``counts`` as (train, val, test) article counts: three whole numbers, none negative,
+    not all zero; else PreparationOptionError."""
+    if (
+        len(counts) != 3
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+        or not any(counts)
+    ):
+        raise PreparationOptionError(
+            f"article_split wants three article counts TRAIN,VAL,TEST (whole numbers, none "
+            f"negative, not all zero), got {tuple(counts)!r}"
+        )
+    return tuple(counts)  # type: ignore[return-value]
 
 
 @dataclass
 class PreparedData:
+    """Prepared splits, with every source QA pair that was dropped (``dropped``, by reason)
+    and every repair made on the way (``repaired``: contexts cut into windows)."""
+
     dataset: str
     splits: dict[str, list[QARecord]]
     dropped: Counter[str] = field(default_factory=Counter)
+    repaired: Counter[str] = field(default_factory=Counter)
     source_records: int = 0
     files: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)
@@ -157,8 +190,11 @@ def default_cache_dir() -> Path:
 def resolve_source_path(
     dataset: str, path: str | Path | None, cache_dir: Path, split: str = "paper"
 ) -> Path:
-    """Where to read ``dataset`` from: the given path, QAPGEN_DATA_DIR, or the hub (a named
-    split has a hub copy of its own, e.g. ``lmqg/qg_squad`` for SQuAD's du2017)."""
+    """Where to read ``dataset`` from: the given path (``fixtures``: the project's fixture
+    files), QAPGEN_DATA_DIR, or the hub (a named split has a hub copy of its own, e.g.
+    ``lmqg/qg_squad`` for SQuAD's du2017)."""
+    if path is not None and str(path) == FIXTURES_PATH:
+        return fixture_path(dataset)
     if path is not None:
         return Path(path).expanduser()
     data_dir = os.environ.get("QAPGEN_DATA_DIR")
@@ -184,8 +220,10 @@ def prepare(
     files = [p for _, p in get_source(dataset).locate(source_path)]
     key = _cache_key(dataset, files, options)
     cache_path = cache_root / "prepared" / f"{dataset}-{key}"
-    if use_cache and (cache_path / "meta.json").exists():
-        return load_prepared(cache_path)
+    if use_cache:
+        cached = load_checked(cache_path, load_prepared, "prepared-data")
+        if cached is not None:
+            return cached
     prepared = _prepare_uncached(dataset, source_path, options)
     if use_cache:
         save_prepared(prepared, cache_path)
@@ -195,6 +233,7 @@ def prepare(
 def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> PreparedData:
     raw, files = read_source(dataset, path)
     dropped: Counter[str] = Counter()
+    repaired: Counter[str] = Counter()
     source_records = 0
     by_raw_split: dict[str, list[QARecord]] = {}
     splitter = None
@@ -204,7 +243,7 @@ def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> Prep
     for raw_split, result in raw.items():
         source_records += result.source_records
         dropped.update(result.dropped)
-        by_raw_split[raw_split] = _to_segments(dataset, result, options, dropped, splitter)
+        by_raw_split[raw_split] = _to_segments(result, options, dropped, repaired, splitter)
 
     splits: dict[str, list[QARecord]] = {name: [] for name in SPLITS}
     if options.split != "paper" and "own" not in by_raw_split:
@@ -238,6 +277,7 @@ def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> Prep
         dataset=dataset,
         splits=splits,
         dropped=dropped,
+        repaired=repaired,
         source_records=source_records,
         files=[str(f) for f in files],
         options=options.key(),
@@ -245,22 +285,32 @@ def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> Prep
 
 
 def _to_segments(
-    dataset: str,
     result: ReadResult,
     options: PrepareOptions,
     dropped: Counter[str],
+    repaired: Counter[str],
     splitter: Callable[[str], list[Segment]] | None,
 ) -> list[QARecord]:
     if splitter is not None:
-        return segment_records(result.records, dropped, options.sentence_policy, splitter)
+        return segment_records(
+            result.records, dropped, options.sentence_policy, splitter, repaired=repaired
+        )
     records = []
+    windowed: dict[str, bool] = {}  # story -> cut into windows, for the stories segmented
     for record in result.records:
         if record.source.get("unanswerable") and options.coqa_unanswerable == "drop":
             dropped["unanswerable"] += 1
             continue
+        segmented = options.coqa_context != "story" and (
+            options.coqa_context == "rationale_sentence" or record.source.get("unanswerable")
+        )
+        if segmented and record.article_id not in windowed:
+            windowed[record.article_id] = needs_windows(record.context)
         prepared = coqa_context(record, options.coqa_context, dropped)
         if prepared is not None:
             records.append(prepared)
+    if any(windowed.values()):
+        repaired[WINDOWED] += sum(windowed.values())
     return records
 
 
@@ -364,8 +414,9 @@ def split_by_article_counts(
     """Split records into train/val/test holding ``counts`` whole articles each."""
     groups = _shuffled_articles(records, seed)
     if sum(counts) > len(groups):
-        raise ValueError(
-            f"article_split {counts} asks for {sum(counts)} articles; the data has {len(groups)}"
+        raise PreparationOptionError(
+            f"article_split {tuple(counts)} asks for {sum(counts)} articles; the prepared data "
+            f"has {len(groups)}"
         )
     out: list[list[QARecord]] = [[], [], []]
     bounds = [0, counts[0], counts[0] + counts[1], sum(counts)]
@@ -375,54 +426,88 @@ def split_by_article_counts(
     return out[0], out[1], out[2]
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _cache_key(dataset: str, files: Sequence[Path], options: PrepareOptions) -> str:
     payload = {
         "version": PREPARATION_VERSION,
         "dataset": dataset,
-        "files": sorted((Path(f).name, _file_digest(Path(f))) for f in files),
+        "files": sorted((Path(f).name, file_sha256(Path(f))) for f in files),
         "options": options.key(),
     }
     if options.split != "paper":  # the lists define the split: edited lists, new cache
         lists = load_article_lists(options.split)
-        payload["split_lists"] = sorted((p.name, _file_digest(p)) for p in lists.files.values())
+        payload["split_lists"] = sorted((p.name, file_sha256(p)) for p in lists.files.values())
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def save_prepared(prepared: PreparedData, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, records in prepared.splits.items():
-        rows = [{**r.to_dict(), "source": json.dumps(r.source)} for r in records]
-        table = pa.Table.from_pylist(rows, schema=_SCHEMA)
-        pq.write_table(table, directory / f"{name}.parquet")
-    meta = {
-        "dataset": prepared.dataset,
-        "dropped": dict(prepared.dropped),
-        "source_records": prepared.source_records,
-        "files": prepared.files,
-        "options": prepared.options,
-    }
-    # meta.json is written last: its presence marks a complete cache entry.
-    (directory / "meta.json").write_text(json.dumps(meta, indent=2))
+    """Write ``prepared`` as a cache entry: a parquet file per split and ``meta.json`` with
+    each file's row count and sha256, built beside ``directory`` and renamed into place."""
+    with atomic_folder(directory) as folder:
+        splits = {}
+        for name, records in prepared.splits.items():
+            rows = [{**r.to_dict(), "source": json.dumps(r.source)} for r in records]
+            table = pa.Table.from_pylist(rows, schema=_SCHEMA)
+            pq.write_table(table, folder / f"{name}.parquet")
+            splits[name] = {"rows": len(rows), "sha256": file_sha256(folder / f"{name}.parquet")}
+        meta = {
+            "version": PREPARATION_VERSION,
+            "dataset": prepared.dataset,
+            "splits": splits,
+            "dropped": dict(prepared.dropped),
+            "repaired": dict(prepared.repaired),
+            "source_records": prepared.source_records,
+            "files": prepared.files,
+            "options": prepared.options,
+        }
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+
+
+# What meta.json must hold, and of what type.
+_META_FIELDS = {
+    "dataset": str,
+    "splits": dict,
+    "dropped": dict,
+    "repaired": dict,
+    "source_records": int,
+    "files": list,
+    "options": dict,
+}
 
 
 def load_prepared(directory: Path) -> PreparedData:
-    meta = json.loads((directory / "meta.json").read_text())
+    """Read a cache entry ``save_prepared`` wrote, checking every file against meta.json;
+    CorruptCacheError says what does not match."""
+    meta = read_json_object(directory / "meta.json")
+    for key, kind in _META_FIELDS.items():
+        if not isinstance(meta.get(key), kind):
+            raise CorruptCacheError(f"meta.json has no valid {key!r}")
     splits = {}
     for name in SPLITS:
-        rows = pq.read_table(directory / f"{name}.parquet").to_pylist()
+        recorded = meta["splits"].get(name)
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("rows"), int):
+            raise CorruptCacheError(f"meta.json records no row count for {name}.parquet")
+        path = directory / f"{name}.parquet"
+        if not path.is_file():
+            raise CorruptCacheError(f"{path.name} is missing")
+        try:
+            rows_in_file = pq.read_metadata(path).num_rows
+        except (pa.ArrowException, OSError) as error:
+            raise CorruptCacheError(f"{path.name} is not a readable parquet file") from error
+        if rows_in_file != recorded["rows"]:
+            raise CorruptCacheError(
+                f"{path.name} holds {rows_in_file} rows, meta.json records {recorded['rows']}"
+            )
+        check_sha256(directory, path.name, recorded.get("sha256"))
+        try:
+            rows = pq.read_table(path, schema=_SCHEMA).to_pylist()
+        except (pa.ArrowException, OSError) as error:
+            raise CorruptCacheError(f"{path.name} is not a readable parquet file") from error
         splits[name] = [QARecord.from_dict({**r, "source": json.loads(r["source"])}) for r in rows]
     return PreparedData(
         dataset=meta["dataset"],
         splits=splits,
         dropped=Counter(meta["dropped"]),
+        repaired=Counter(meta["repaired"]),
         source_records=meta["source_records"],
         files=meta["files"],
         options=meta["options"],

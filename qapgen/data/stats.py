@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from qapgen.data.prepare import PreparedData
+from qapgen.data.segment import MAX_WINDOW_CHARS, WINDOWED
 from qapgen.metrics.normalize import tokenize
 from qapgen.paper import DU2017_COUNTS, TABLE1
 
@@ -23,6 +24,10 @@ LENGTH_UNITS: dict[str, Callable[[str], int]] = {
 LENGTH_UNIT_NAMES = {
     "ptb": "PTB tokens (nltk Treebank, punctuation split off)",
     "words": "whitespace-separated words",
+}
+# What each repair means, printed beside its count.
+REPAIR_NOTES = {
+    WINDOWED: f"(a line over {MAX_WINDOW_CHARS} characters, segmented in windows)",
 }
 LENGTH_FIELDS = (
     ("context", "avg_context"),
@@ -44,7 +49,8 @@ def average_lengths(records: list, unit: LengthUnit) -> dict[str, float]:
 
 def dataset_stats(prepared: PreparedData, length_unit: LengthUnit = "ptb") -> dict:
     """Per-split counts and average lengths, the same over all splits (what the paper's one
-    row of averages most plausibly describes), the drop counts and the source size."""
+    row of averages most plausibly describes), the drop and repair counts and the source
+    size."""
     if length_unit not in LENGTH_UNITS:
         raise ValueError(f"length_unit must be one of {sorted(LENGTH_UNITS)}, not {length_unit!r}")
     splits = {
@@ -58,6 +64,7 @@ def dataset_stats(prepared: PreparedData, length_unit: LengthUnit = "ptb") -> di
         "splits": splits,
         "all": {"count": len(pooled), **average_lengths(pooled, length_unit)},
         "dropped": dict(sorted(prepared.dropped.items())),
+        "repaired": dict(sorted(prepared.repaired.items())),
         "source_records": prepared.source_records,
         "kept": prepared.kept,
         "kept_fraction": round(prepared.kept / prepared.source_records, 4)
@@ -128,4 +135,6 @@ def render_table1(stats: dict) -> str:
     )
     for reason, count in stats["dropped"].items():
         lines.append(f"  dropped {count:>7}  {reason}")
+    for repair, count in stats.get("repaired", {}).items():
+        lines.append(f"  repaired {count:>6}  {repair} {REPAIR_NOTES.get(repair, '')}".rstrip())
     return "\n".join(lines)

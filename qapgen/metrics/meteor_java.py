@@ -48,7 +48,15 @@ class MeteorError(RuntimeError):
 
 
 class MeteorUnavailableError(MeteorError):
-    """Java or the METEOR jar cannot be found, so METEOR 1.5 cannot run here."""
+    """Java or the METEOR jar cannot be found, so METEOR 1.5 cannot run here.
+
+    ``reason`` says what is missing and how to install it; the message adds how to score
+    with another METEOR from Python or YAML (a command line adds its own flag instead).
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}; or score with meteor='nltk' or meteor='none'")
 
 
 class MeteorTimeoutError(MeteorError):
@@ -82,9 +90,8 @@ def find_java(java: str | None = None) -> str:
     found = shutil.which(java or "java")
     if found is None:
         raise MeteorUnavailableError(
-            f"METEOR 1.5 needs Java, and {java or 'java'!r} was not found "
-            "(install a JRE 8 or newer, e.g. Debian's default-jre-headless, or score "
-            "with meteor='nltk' or meteor='none')"
+            f"METEOR 1.5 needs Java, and {java or 'java'!r} was not found on PATH: install "
+            "a JRE 8 or newer (e.g. Debian's default-jre-headless)"
         )
     return found
 

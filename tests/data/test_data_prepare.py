@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qapgen.data.datamodule import fixture_path
+from qapgen.data.errors import PreparationOptionError
 from qapgen.data.fixtures import content
 from qapgen.data.prepare import (
     PrepareOptions,
@@ -83,7 +84,9 @@ def test_split_by_article_counts_and_its_error():
     records = records_for({f"art{i}": 3 for i in range(6)})
     train, val, test = split_by_article_counts(records, (4, 1, 1), seed=0)
     assert (len(train), len(val), len(test)) == (12, 3, 3)
-    with pytest.raises(ValueError, match="asks for 7 articles; the data has 6"):
+    with pytest.raises(
+        PreparationOptionError, match="asks for 7 articles; the prepared data has 6"
+    ):
         split_by_article_counts(records, (5, 1, 1), seed=0)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -98,6 +99,10 @@ def test_every_qa_pair_is_kept_or_counted_through_segmentation(tmp_path, paras):
             qa["id"] = f"p{p_index}-{qa['id']}"
     path = tmp_path / "train-v1.1.json"
     path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": paras}]}))
+    if not any(paragraph["qas"] for paragraph in paras):  # a file of no QA pairs is refused
+        with pytest.raises(DataFormatError, match="holds no QA pairs"):
+            read_squad(path, "train")
+        return
     result = read_squad(path, "train")
     for record in result.records:
         assert record.context[record.answer_start :].startswith(record.answer)

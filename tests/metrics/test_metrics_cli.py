@@ -85,6 +85,15 @@ def test_evaluate_prints_a_table(tmp_path, capsys):
         ('{"id": 2, "prediction": "a", "references": "a"}', "line 2: field 'references'"),
         ('{"id": 2, "prediction": "a", "references": [""]}', "line 2: field 'references'"),
         ('{"id": 1, "prediction": "a", "references": ["a"]}', "line 2: field 'id' '1' repeats line 1"),
+        ("null", "line 2: expected a JSON object, got null"),
+        ('"a"', "line 2: expected a JSON object, got a string"),
+        ('{"id": true, "prediction": "a", "references": ["a"]}', "line 2: field 'id' must be a string or an integer, got a boolean"),
+        ('{"id": null, "prediction": "a", "references": ["a"]}', "line 2: field 'id' must be a string or an integer, got null"),
+        ('{"id": 2, "prediction": null, "references": ["a"]}', "line 2: field 'prediction' must be a string, got null"),
+        ('{"id": 2, "prediction": 7, "references": ["a"]}', "line 2: field 'prediction' must be a string, got a number"),
+        ('{"id": 2, "prediction": "a", "references": ["a", null]}', "line 2: field 'references'"),
+        ("[" * 100_000 + "]" * 100_000, "line 2: not readable JSON: nested deeper than"),
+        ('{"id": ' + "7" * 5000 + "}", "line 2: not readable JSON (Exceeds the limit"),
     ],
 )  # fmt: skip
 def test_evaluate_names_the_bad_line_and_field(tmp_path, capsys, line, message):
@@ -216,3 +225,47 @@ def test_evaluate_reads_a_run_predictions_file(tmp_path, capsys):
         == 0
     )
     assert _json.loads(capsys.readouterr().out)["bleu1"] < 100.0
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"predicted_question": None, "gold_question": "who ?"}, "field 'predicted_question' must be a string, got null"),
+        ({"predicted_question": "who ?", "gold_question": None}, "field 'gold_question' must be a non-empty string"),
+        ({"predicted_question": "who ?", "gold_question": 3}, "field 'gold_question' must be a non-empty string"),
+        ({"gold_question": "who ?"}, "field 'predicted_question' missing"),
+    ],
+)  # fmt: skip
+def test_a_run_predictions_row_names_its_own_fields(tmp_path, capsys, row, message):
+    path = tmp_path / "test.jsonl"
+    path.write_text(json.dumps({"id": "a", "context": "c", **row}) + "\n")
+    args = ["--predictions", str(path), "--task", "question", "--meteor", "none"]
+    assert main(["evaluate", *args]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"test.jsonl, line 1: {message}" in line
+
+
+def test_other_encodings_and_a_folder_are_one_line_naming_the_file(tmp_path, capsys):
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(json.dumps({"id": 1, "prediction": "café", "references": ["a"]},
+                                ensure_ascii=False).encode("cp1252") + b"\n")  # fmt: skip
+    args = ["--meteor", "none", "--no-meteor-nltk"]
+    assert main(["evaluate", "--predictions", str(path), *args]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"file {path}: not UTF-8: byte 0xe9 at offset 28 (line 1)" in line
+    assert "Windows-1252" in line
+    assert main(["evaluate", "--predictions", str(tmp_path), *args]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"{tmp_path}: is a folder" in line
+
+
+def test_evaluate_without_java_on_path_says_how_to_fix_it(tmp_path, capsys, monkeypatch):
+    path = write_predictions(tmp_path / "p.jsonl", ["a"], [["a"]])
+    empty = tmp_path / "bin-without-java"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert main(["evaluate", "--predictions", str(path), "--no-meteor-nltk"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "METEOR 1.5 needs Java, and 'java' was not found on PATH" in line
+    assert "default-jre-headless" in line and "pass --meteor none" in line
+    assert "unexpected" not in line

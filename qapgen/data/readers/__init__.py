@@ -57,8 +57,10 @@ class DatasetSource:
                 f"not an official {self.name} file name; expected one of "
                 f"{', '.join(self.file_names())} (rename the file, or pass its folder)",
             )
-        if not path.is_dir():
+        if not path.exists():
             raise DataNotFoundError(f"{path} does not exist")
+        if not path.is_dir():
+            raise DataFormatError(path, "is neither a regular file nor a folder")
         candidates = sorted(p for p in path.rglob("*") if p.is_file())
         for layout in self.layouts:
             found = []
@@ -142,12 +144,26 @@ def get_source(dataset: str) -> DatasetSource:
 
 
 def read_source(dataset: str, path: Path) -> tuple[dict[str, ReadResult], list[Path]]:
-    """Read every official file of ``dataset`` at ``path``; results keyed by raw split."""
+    """Read every official file of ``dataset`` at ``path``; results keyed by raw split.
+
+    A QA id must be unique across the files of a dataset: an id in both train and dev would
+    put one question on both sides of the split, so it is refused, naming both files.
+    """
     source = get_source(dataset)
     results: dict[str, ReadResult] = {}
     files = []
+    first_file: dict[str, Path] = {}
     for source_file, file_path in source.locate(Path(path)):
         result = source_file.reader(file_path, source_file.raw_split)
+        for record_id in result.ids:
+            seen = first_file.setdefault(record_id, file_path)
+            if seen != file_path:
+                raise DataFormatError(
+                    file_path,
+                    f"id also in {seen}: QA ids must be unique across a dataset's files",
+                    record=record_id,
+                    field="id",
+                )
         results.setdefault(source_file.raw_split, ReadResult()).extend(result)
         files.append(file_path)
     return results, files

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,35 +21,87 @@ class ReadResult:
     """What a reader returns: the records, plus every source record it did not keep.
 
     ``dropped`` counts skipped source QA pairs by reason, so nothing disappears silently;
-    ``source_records`` is the number of QA pairs seen in the source, kept or not.
+    ``source_records`` is the number of QA pairs seen in the source, kept or not, and ``ids``
+    their ids (kept or not), so that ids can be checked across files.
     """
 
     records: list[QARecord] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
     source_records: int = 0
+    ids: list[str] = field(default_factory=list)
 
     def extend(self, other: ReadResult) -> None:
         self.records.extend(other.records)
         self.dropped.update(other.dropped)
         self.source_records += other.source_records
+        self.ids.extend(other.ids)
 
 
 def read_text(path: Path) -> str:
-    """Read a (possibly gzipped) UTF-8 file, naming the offending byte when it is not UTF-8."""
+    """Read a (possibly gzipped) UTF-8 file, naming the offending byte when it is not UTF-8.
+
+    A leading byte-order mark (what Windows editors write) is dropped; anything else that is
+    not UTF-8 is refused with the byte, its offset and line, and the likely encoding.
+    """
+    if path.is_dir():
+        raise DataFormatError(path, "is a folder, not a file")
     raw = path.read_bytes()
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
             raise DataFormatError(path, f"not a readable gzip file ({error})") from error
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         bad = raw[error.start : error.start + 1].hex()
         line = raw.count(b"\n", 0, error.start) + 1
         raise DataFormatError(
-            path, f"not UTF-8: byte 0x{bad} at offset {error.start} (line {line})"
+            path,
+            f"not UTF-8: byte 0x{bad} at offset {error.start} (line {line}){_encoding_hint(raw)}; "
+            "re-save the file as UTF-8",
         ) from error
+
+
+def _encoding_hint(raw: bytes) -> str:
+    """What the bytes probably are, said so that the user knows what to convert from."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ", the file looks like UTF-16"
+    if b"\x00" in raw[:1000]:
+        return ", the file looks binary"
+    try:
+        raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+    return ", the file looks like Windows-1252 or Latin-1"
+
+
+def parse_json(text: str, path: Path, line: int | None = None) -> Any:
+    """``json.loads`` whose every failure is a DataFormatError naming the file (and line).
+
+    Besides malformed text this covers what ``json`` raises beyond JSONDecodeError: nesting
+    deeper than Python's recursion limit, and integers too long to convert.
+    """
+    at = "" if line is None else f"line {line}: "
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        if line is not None:
+            message = f"line {line} is not valid JSON ({error.msg} at column {error.colno})"
+        else:
+            message = (
+                f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno}); "
+                "the file may be truncated or corrupted"
+            )
+        raise DataFormatError(path, message) from error
+    except RecursionError:
+        raise DataFormatError(
+            path, f"{at}not readable JSON: nested deeper than {sys.getrecursionlimit()} levels"
+        ) from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise DataFormatError(path, f"{at}not readable JSON ({error})") from error
 
 
 def load_json(path: Path) -> Any:
@@ -55,14 +109,7 @@ def load_json(path: Path) -> Any:
     text = read_text(path)
     if not text.strip():
         raise DataFormatError(path, "the file is empty")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise DataFormatError(
-            path,
-            f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno}); "
-            "the file may be truncated or corrupted",
-        ) from error
+    return parse_json(text, path)
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
@@ -70,15 +117,10 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     text = read_text(path)
     if not text.strip():
         raise DataFormatError(path, "the file is empty")
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield lineno, json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(
-                path, f"line {lineno} is not valid JSON ({error.msg} at column {error.colno})"
-            ) from error
+    # "\n" only: JSON strings may hold U+2028, which splitlines() would break at.
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield lineno, parse_json(line, path, lineno)
 
 
 def require(obj: Any, key: str, kind: type | tuple[type, ...], *, path: Path, record: str) -> Any:
@@ -87,26 +129,37 @@ def require(obj: Any, key: str, kind: type | tuple[type, ...], *, path: Path, re
         raise DataFormatError(path, f"expected an object, got {type(obj).__name__}", record=record)
     if key not in obj:
         raise DataFormatError(path, "missing field", record=record, field=key)
-    value = obj[key]
-    if not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise DataFormatError(
-            path,
-            f"expected {names}, got {type(value).__name__}",
-            record=record,
-            field=key,
-        )
+    return check_type(obj[key], kind, path=path, record=record, field=key)
+
+
+def check_type(
+    value: Any, kind: type | tuple[type, ...], *, path: Path, record: str, field: str
+) -> Any:
+    """Return ``value`` if it is of ``kind``, else an error naming the field.
+
+    ``true`` and ``false`` are not integers here, although Python's bool is an int: an
+    offset of ``true`` is a broken file, not offset 1.
+    """
+    kinds = (kind,) if isinstance(kind, type) else kind
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        shown = "null" if value is None else type(value).__name__
+        raise DataFormatError(path, f"expected {names}, got {shown}", record=record, field=field)
     return value
 
 
 class IdRegistry:
-    """Rejects duplicate record ids, naming where the first one was seen."""
+    """Rejects empty and duplicate record ids, naming where the first one was seen; lists
+    them in ``result.ids``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, result: ReadResult) -> None:
         self.path = path
+        self.result = result
         self._seen: dict[str, str] = {}
 
     def add(self, record_id: str, where: str) -> None:
+        if not record_id.strip():
+            raise DataFormatError(self.path, "empty id", record=where, field="id")
         if record_id in self._seen:
             raise DataFormatError(
                 self.path,
@@ -115,6 +168,24 @@ class IdRegistry:
                 field="id",
             )
         self._seen[record_id] = where
+        self.result.ids.append(record_id)
+
+
+def require_items(items: list, what: str, *, path: Path, field: str) -> list:
+    """``items`` (a file's top-level list) if it holds anything; an empty file section is an
+    error, not a dataset of nothing."""
+    if not items:
+        raise DataFormatError(
+            path, f"holds no {what} (the list is empty)", record="<top level>", field=field
+        )
+    return items
+
+
+def require_records(result: ReadResult, path: Path) -> ReadResult:
+    """``result`` if its file held at least one QA pair; a file of none is refused."""
+    if result.source_records == 0:
+        raise DataFormatError(path, "holds no QA pairs (every question list is empty)")
+    return result
 
 
 def locate_answer(context: str, answer: str, start: int | None) -> int | None:

@@ -12,7 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from qapgen.data.errors import DataFormatError
-from qapgen.data.readers.base import IdRegistry, ReadResult, load_json, require
+from qapgen.data.readers.base import (
+    IdRegistry,
+    ReadResult,
+    load_json,
+    require,
+    require_items,
+    require_records,
+)
 from qapgen.data.records import QARecord
 
 OFFICIAL_FILES = {"train": "coqa-train-v1.0.json", "dev": "coqa-dev-v1.0.json"}
@@ -23,8 +30,9 @@ def read_coqa(path: Path, split: str) -> ReadResult:
     path = Path(path)
     document = load_json(path)
     stories = require(document, "data", list, path=path, record="<top level>")
+    require_items(stories, "stories", path=path, field="data")
     result = ReadResult()
-    ids = IdRegistry(path)
+    ids = IdRegistry(path, result)
     for s_index, story in enumerate(stories):
         where = f"data[{s_index}]"
         story_id = str(require(story, "id", (str, int), path=path, record=where))
@@ -33,13 +41,18 @@ def read_coqa(path: Path, split: str) -> ReadResult:
         answers = require(story, "answers", list, path=path, record=story_id)
         answers_by_turn = {}
         for a_index, answer in enumerate(answers):
-            turn = require(
-                answer, "turn_id", int, path=path, record=f"{story_id} answers[{a_index}]"
-            )
+            a_where = f"{story_id} answers[{a_index}]"
+            turn = require(answer, "turn_id", int, path=path, record=a_where)
+            if turn in answers_by_turn:
+                raise DataFormatError(
+                    path, f"a second answer for turn {turn}", record=a_where, field="turn_id"
+                )
             answers_by_turn[turn] = answer
+        question_turns = set()
         for q_index, question in enumerate(questions):
             q_where = f"{story_id} questions[{q_index}]"
             turn = require(question, "turn_id", int, path=path, record=q_where)
+            question_turns.add(turn)
             qa_id = f"{story_id}_{turn}"
             ids.add(qa_id, q_where)
             q_text = require(question, "input_text", str, path=path, record=qa_id)
@@ -58,8 +71,11 @@ def read_coqa(path: Path, split: str) -> ReadResult:
             if not text.strip():
                 result.dropped["empty_context"] += 1
                 continue
-            if not free_form or not q_text.strip():
-                result.dropped["empty_answer_or_question"] += 1
+            if not q_text.strip():
+                result.dropped["empty_question"] += 1
+                continue
+            if not free_form:
+                result.dropped["empty_answer"] += 1
                 continue
             # Kept and flagged: preparation keeps or drops them (coqa_unanswerable).
             unanswerable = free_form.lower().rstrip(".") in UNANSWERABLE or start < 0
@@ -94,4 +110,12 @@ def read_coqa(path: Path, split: str) -> ReadResult:
                     },
                 )
             )
-    return result
+        orphans = sorted(set(answers_by_turn) - question_turns)
+        if orphans:
+            raise DataFormatError(
+                path,
+                f"answer turn {orphans[0]} has no question with the same turn_id",
+                record=story_id,
+                field="answers",
+            )
+    return require_records(result, path)

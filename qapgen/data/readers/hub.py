@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from qapgen.atomic_files import atomic_write_bytes, atomic_write_text
 from qapgen.data.errors import DataNotFoundError
 
 
@@ -166,16 +167,16 @@ def write_mrqa(
                     ],
                 }
             )
-        path = out_dir / split / f"{subset}.jsonl.gz"
-        path.parent.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps({"header": {"dataset": subset, "split": split}})]
         lines += [json.dumps(entry) for entry in contexts.values()]
-        path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0))
+        text = "\n".join(lines) + "\n"
+        atomic_write_bytes(
+            out_dir / split / f"{subset}.jsonl.gz", gzip.compress(text.encode("utf-8"), mtime=0)
+        )
 
 
 def _write_json(path: Path, document: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document), encoding="utf-8")
+    atomic_write_text(path, json.dumps(document))
 
 
 # key: a dataset, or dataset-split for a split with a hub copy of its own.
@@ -214,7 +215,7 @@ def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
 
     rows = {HUB_SPLITS[s]: loaded[s] for s in loaded if s in HUB_SPLITS}
     (writer or SOURCES[source].hub_writer)(rows, out_dir, subset)
-    marker.write_text(hub_name)
+    atomic_write_text(marker, hub_name)
     return out_dir
 
 

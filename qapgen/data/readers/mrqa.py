@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from qapgen.data.errors import DataFormatError
-from qapgen.data.readers.base import IdRegistry, ReadResult, iter_jsonl, require
+from qapgen.data.readers.base import (
+    IdRegistry,
+    ReadResult,
+    check_type,
+    iter_jsonl,
+    require,
+    require_records,
+)
 from qapgen.data.records import QARecord
 
 OFFICIAL_FILE = "NewsQA.jsonl.gz"
@@ -19,13 +26,15 @@ def read_mrqa(path: Path, split: str, dataset: str = "newsqa") -> ReadResult:
     """Read one MRQA file; the first detected answer span is the target."""
     path = Path(path)
     result = ReadResult()
-    ids = IdRegistry(path)
+    ids = IdRegistry(path, result)
     for lineno, obj in iter_jsonl(path):
         where = f"line {lineno}"
         if isinstance(obj, dict) and "header" in obj:
             continue
         context = require(obj, "context", str, path=path, record=where)
-        context_id = str(obj.get("id", where))
+        context_id = where
+        if "id" in obj:
+            context_id = str(require(obj, "id", (str, int), path=path, record=where))
         qas = require(obj, "qas", list, path=path, record=context_id)
         for q_index, qa in enumerate(qas):
             qa_where = f"{where}.qas[{q_index}]"
@@ -36,6 +45,9 @@ def read_mrqa(path: Path, split: str, dataset: str = "newsqa") -> ReadResult:
             result.source_records += 1
             if not context.strip():
                 result.dropped["empty_context"] += 1
+                continue
+            if not question.strip():
+                result.dropped["empty_question"] += 1
                 continue
             if not detected:
                 result.dropped["no_answer"] += 1
@@ -48,14 +60,16 @@ def read_mrqa(path: Path, split: str, dataset: str = "newsqa") -> ReadResult:
                     record=qa_id,
                     field="detected_answers[0].char_spans",
                 )
-            start, end_inclusive = spans[0]
-            if not (isinstance(start, int) and isinstance(end_inclusive, int)):
-                raise DataFormatError(
-                    path,
-                    "span offsets must be integers",
+            start, end_inclusive = (
+                check_type(
+                    offset,
+                    int,
+                    path=path,
                     record=qa_id,
-                    field="detected_answers[0].char_spans",
+                    field=f"detected_answers[0].char_spans[0][{index}]",
                 )
+                for index, offset in enumerate(spans[0])
+            )
             answer = context[start : end_inclusive + 1]
             if not answer.strip() or start < 0 or end_inclusive >= len(context):
                 result.dropped["answer_not_in_context"] += 1
@@ -73,4 +87,4 @@ def read_mrqa(path: Path, split: str, dataset: str = "newsqa") -> ReadResult:
                     source={"file": str(path), "location": qa_where},
                 )
             )
-    return result
+    return require_records(result, path)

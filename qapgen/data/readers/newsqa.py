@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from qapgen.data.errors import DataFormatError
-from qapgen.data.readers.base import IdRegistry, ReadResult, load_json, require
+from qapgen.data.readers.base import (
+    IdRegistry,
+    ReadResult,
+    check_type,
+    load_json,
+    require,
+    require_items,
+)
 from qapgen.data.records import QARecord
 
 OFFICIAL_FILE = "combined-newsqa-data-v1.json"
@@ -22,8 +29,10 @@ def read_newsqa_combined(path: Path, split: str | None = None) -> ReadResult:
     path = Path(path)
     document = load_json(path)
     stories = require(document, "data", list, path=path, record="<top level>")
+    require_items(stories, "stories", path=path, field="data")
     result = ReadResult()
-    ids = IdRegistry(path)
+    ids = IdRegistry(path, result)
+    questions_in_file = 0
     for s_index, story in enumerate(stories):
         where = f"data[{s_index}]"
         story_id = str(require(story, "storyId", str, path=path, record=where))
@@ -36,27 +45,37 @@ def read_newsqa_combined(path: Path, split: str | None = None) -> ReadResult:
                 field="type",
             )
         record_split = SPLIT_NAMES[kind]
+        questions = require(story, "questions", list, path=path, record=story_id)
+        questions_in_file += len(questions)
         if split is not None and record_split != split:
             continue
         text = require(story, "text", str, path=path, record=story_id)
-        questions = require(story, "questions", list, path=path, record=story_id)
         for q_index, question in enumerate(questions):
             qa_id = f"{story_id}#{q_index}"
             ids.add(qa_id, f"{where}.questions[{q_index}]")
             q_text = require(question, "q", str, path=path, record=qa_id)
             consensus = require(question, "consensus", dict, path=path, record=qa_id)
             result.source_records += 1
+            for flag in ("badQuestion", "noAnswer"):
+                if flag in consensus:
+                    check_type(
+                        consensus[flag], bool, path=path, record=qa_id, field=f"consensus.{flag}"
+                    )
             if consensus.get("badQuestion"):
                 result.dropped["bad_question"] += 1
+                continue
+            if not q_text.strip():
+                result.dropped["empty_question"] += 1
                 continue
             if consensus.get("noAnswer") or "s" not in consensus:
                 result.dropped["no_answer"] += 1
                 continue
-            start, end = consensus["s"], consensus.get("e")
-            if not isinstance(start, int) or not isinstance(end, int) or not 0 <= start < end:
+            start = check_type(consensus["s"], int, path=path, record=qa_id, field="consensus.s")
+            end = require(consensus, "e", int, path=path, record=qa_id)
+            if not 0 <= start < end:
                 raise DataFormatError(
                     path,
-                    f"consensus span must be ints with 0 <= s < e, got {consensus}",
+                    f"consensus span must satisfy 0 <= s < e, got s={start}, e={end}",
                     record=qa_id,
                     field="consensus",
                 )
@@ -67,8 +86,8 @@ def read_newsqa_combined(path: Path, split: str | None = None) -> ReadResult:
             # stripped text, and its offset moves past any leading whitespace.
             raw = text[start:end]
             answer = raw.strip()
-            if not answer or not q_text.strip():
-                result.dropped["empty_answer_or_question"] += 1
+            if not answer:
+                result.dropped["empty_answer"] += 1
                 continue
             offset = start + (len(raw) - len(raw.lstrip()))
             result.records.append(
@@ -84,4 +103,6 @@ def read_newsqa_combined(path: Path, split: str | None = None) -> ReadResult:
                     source={"file": str(path), "location": f"{where}.questions[{q_index}]"},
                 )
             )
+    if questions_in_file == 0:
+        raise DataFormatError(path, "holds no QA pairs (every question list is empty)")
     return result

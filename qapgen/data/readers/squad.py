@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qapgen.data.readers.base import IdRegistry, ReadResult, load_json, locate_answer, require
+from qapgen.data.readers.base import (
+    IdRegistry,
+    ReadResult,
+    load_json,
+    locate_answer,
+    require,
+    require_items,
+    require_records,
+)
 from qapgen.data.records import QARecord
 
 OFFICIAL_FILES = {"train": "train-v1.1.json", "dev": "dev-v1.1.json"}
@@ -19,11 +27,14 @@ def read_squad(path: Path, split: str) -> ReadResult:
     path = Path(path)
     document = load_json(path)
     articles = require(document, "data", list, path=path, record="<top level>")
+    require_items(articles, "articles", path=path, field="data")
     result = ReadResult()
-    ids = IdRegistry(path)
+    ids = IdRegistry(path, result)
     for a_index, article in enumerate(articles):
         where_article = f"data[{a_index}]"
-        title = article.get("title", where_article) if isinstance(article, dict) else ""
+        title = where_article
+        if isinstance(article, dict) and "title" in article:
+            title = require(article, "title", str, path=path, record=where_article)
         paragraphs = require(article, "paragraphs", list, path=path, record=where_article)
         for p_index, paragraph in enumerate(paragraphs):
             where = f"{where_article}.paragraphs[{p_index}]"
@@ -40,11 +51,17 @@ def read_squad(path: Path, split: str) -> ReadResult:
                 if not context.strip():
                     result.dropped["empty_context"] += 1
                     continue
+                if not question.strip():
+                    result.dropped["empty_question"] += 1
+                    continue
                 if not answers:
                     result.dropped["no_answer"] += 1
                     continue
                 text = require(answers[0], "text", str, path=path, record=qa_id)
                 start = require(answers[0], "answer_start", int, path=path, record=qa_id)
+                if not text.strip():
+                    result.dropped["empty_answer"] += 1
+                    continue
                 located = locate_answer(context, text, start)
                 if located is None:
                     reason = (
@@ -55,7 +72,8 @@ def read_squad(path: Path, split: str) -> ReadResult:
                     result.dropped[reason] += 1
                     continue
                 alternatives = [
-                    a.get("text") for a in answers[1:] if isinstance(a, dict) and "text" in a
+                    require(a, "text", str, path=path, record=f"{qa_id} answers[{index}]")
+                    for index, a in enumerate(answers[1:], start=1)
                 ]
                 result.records.append(
                     QARecord(
@@ -74,4 +92,4 @@ def read_squad(path: Path, split: str) -> ReadResult:
                         },
                     )
                 )
-    return result
+    return require_records(result, path)
