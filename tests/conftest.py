@@ -1,8 +1,10 @@
-"""Shared test fixtures: isolated caches, and a tokenizer trained once on the fixtures."""
+"""Shared test fixtures: isolated caches, a tokenizer trained once on the fixtures, and a
+model trained through `qapgen fit` with the overfit profile (shortened), once per session."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +46,57 @@ def fixture_tokenizer(tmp_path_factory):
     prepared = prepare("squad", fixture_path("squad"), cache_dir=cache)
     texts = [t for r in prepared.splits["train"] for t in (r.context, r.question, r.answer)]
     return train_tokenizer(texts, 600, cache / "tokenizer")
+
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+# Enough to get a checkpoint, a metrics.json and a model that emits varied text; the full
+# profile (300 epochs) memorises the fixtures but takes a minute.
+FIT_EPOCHS = 3
+
+
+@pytest.fixture(scope="session")
+def overfit_checkpoint(tmp_path_factory) -> Path:
+    import torch
+
+    from qapgen.cli.lightning import run_lightning_cli
+
+    root = tmp_path_factory.mktemp("overfit-run")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # session scope runs before the one-thread fixture
+    try:
+        run_lightning_cli(
+            [
+                "fit",
+                "-c",
+                str(REPOSITORY / "conf/profile/overfit.yaml"),
+                "-c",
+                str(REPOSITORY / "conf/model/igja_qap.yaml"),
+                "--trainer.default_root_dir",
+                str(root),
+                "--trainer.max_epochs",
+                str(FIT_EPOCHS),
+                "--trainer.enable_checkpointing",
+                "true",
+                # the default checkpoint is saved after validation
+                "--trainer.check_val_every_n_epoch",
+                str(FIT_EPOCHS),
+                "--model.init_args.meteor",
+                "none",
+                "--data.cache_dir",
+                str(root / "cache"),
+                "--wandb",
+                "disabled",
+            ]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    (checkpoint,) = root.rglob("*.ckpt")
+    return checkpoint
+
+
+@pytest.fixture(scope="session")
+def exported_model(overfit_checkpoint, tmp_path_factory) -> Path:
+    from qapgen.export import export_model
+
+    return export_model(overfit_checkpoint, tmp_path_factory.mktemp("export") / "model")

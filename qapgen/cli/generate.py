@@ -4,7 +4,15 @@ Input: a plain-text file (one document), a ``.jsonl`` file (one document per lin
 ``text`` or ``context``, optional ``id``), a folder of ``.txt`` files, or ``-`` for stdin.
 Output: one record per pair (JSONL or CSV) on stdout or ``--output``: document, sentence
 index, sentence, question, answer, rank and sequence log-probabilities. A summary of what
-was read, repaired and dropped goes to stderr.
+was read, repaired, skipped and dropped goes to stderr.
+
+``--output`` is written whole or not at all (a temporary file renamed at the end), never
+over an existing file without ``--overwrite`` and never over one of the inputs. In CSV, a
+cell that a spreadsheet would run as a formula (text starting with = + - @) is written with
+a leading apostrophe. In a folder, files that cannot be read (not .txt, binary, unreadable,
+empty, links that lead out of the folder) are skipped and counted in the summary. Text that
+is not UTF-8 is read as Windows-1252 when it is that, else with U+FFFD for its bad bytes;
+both are counted.
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ from pathlib import Path
 from typing import TextIO
 
 FORMATS = ("jsonl", "csv")
+DEFAULT_TOP_P = 0.9
+# torch.manual_seed's range; a negative seed would only alias a positive one (torch maps
+# it to 2**64 - 1 + seed), so none is taken.
+MAX_SEED = 2**64 - 1
 
 
 def positive_int(text: str) -> int:
@@ -28,6 +40,45 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def seed_value(text: str) -> int:
+    """argparse type: a random seed, 0 to 2**64 - 1."""
+    value = int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, not {value}")
+    return value
+
+
+def top_p_value(text: str) -> float:
+    """argparse type: a nucleus probability mass in (0, 1]."""
+    value = float(text)
+    if not 0.0 < value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], not {text}")
+    return value
+
+
+def f1_threshold(text: str) -> float:
+    """argparse type: a token F1 in [0, 1]."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"is a token F1 in [0, 1], not {text}")
+    return value
+
+
+def device_name(text: str) -> str:
+    """argparse type: auto, or a device torch knows (cpu, cuda, cuda:1 ...)."""
+    if text == "auto":
+        return text
+    import torch
+
+    try:
+        torch.device(text)
+    except (RuntimeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device (auto, cpu, cuda, cuda:N)"
+        ) from error
+    return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,13 +94,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--input", required=True, help="FILE, FOLDER of .txt files, or -")
     parser.add_argument("--input-format", choices=("auto", "text", "jsonl"), default="auto")
-    parser.add_argument("--output", type=Path, help="write here instead of stdout")
-    parser.add_argument("--format", choices=FORMATS, default="jsonl")
-    parser.add_argument("--pairs-per-sentence", type=int, default=1, metavar="K")
+    parser.add_argument(
+        "--output", type=Path, help="write here instead of stdout (atomically, at the end)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="jsonl",
+        help="csv cells starting with = + - @ get a leading apostrophe (no formulas)",
+    )
+    parser.add_argument("--pairs-per-sentence", type=positive_int, default=1, metavar="K")
     parser.add_argument("--num-beams", type=positive_int, metavar="B", help="default: the model's")
     parser.add_argument("--sample", action="store_true", help="nucleus sampling, not beams")
-    parser.add_argument("--top-p", type=float, default=0.9, metavar="P")
-    parser.add_argument("--seed", type=int, default=0, help="for --sample")
+    parser.add_argument(
+        "--top-p", type=top_p_value, metavar="P", help=f"for --sample (default {DEFAULT_TOP_P})"
+    )
+    parser.add_argument("--seed", type=seed_value, default=0, help="for --sample")
     parser.add_argument(
         "--answer-in-context",
         action="store_true",
@@ -57,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--filter-consistency",
-        type=float,
+        type=f1_threshold,
         metavar="T",
         help="drop pairs whose answer a QA model does not reproduce (token F1 below T)",
     )
@@ -72,7 +133,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep pairs that fail the consistency check, flagged, instead of dropping them",
     )
     parser.add_argument("--batch-size", type=positive_int, default=16)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:N"
+    )
     parser.add_argument("--class-path", help="model class, for checkpoints that lack it")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.set_defaults(handler=run)
@@ -88,12 +151,15 @@ def run(args: argparse.Namespace) -> int:
     from qapgen.generate.readers import ReadReport
     from qapgen.models.base import GenerationNotSupportedError
 
-    try:
-        options = QAPGenerator.options(
-            args.pairs_per_sentence, args.sample, args.top_p, args.answer_in_context
-        )
-    except ValueError as error:
-        raise CommandError(str(error)) from error
+    _check_combinations(args)
+    if args.output is not None:
+        _check_output(args)
+    options = QAPGenerator.options(
+        args.pairs_per_sentence,
+        args.sample,
+        DEFAULT_TOP_P if args.top_p is None else args.top_p,
+        args.answer_in_context,
+    )
     report = ReadReport()
     try:
         documents = read_documents(args.input, args.input_format, report)
@@ -120,7 +186,52 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     for line in generator.summary.lines(generator.max_source_length):
         print(f"qapgen generate: {line}", file=sys.stderr)
+    if args.output is not None:
+        print(f"qapgen generate: wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    """Options that would be silently ignored are refused."""
+    from qapgen.cli.main import UsageError
+
+    if args.top_p is not None and not args.sample:
+        raise UsageError("--top-p applies to --sample only; add --sample or drop --top-p")
+    if args.filter_consistency is None:
+        for flag, given in (
+            ("--qa-model", args.qa_model),
+            ("--keep-inconsistent", args.keep_inconsistent),
+        ):
+            if given:
+                raise UsageError(
+                    f"{flag} applies to --filter-consistency only; add it or drop {flag}"
+                )
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an --output that is a folder, that would replace or be read as an input (the
+    text, the model), or that exists without --overwrite."""
+    from qapgen.atomic_files import OutputIsInputError, check_output
+    from qapgen.cli.main import UsageError
+    from qapgen.generate.readers import FOLDER_SUFFIX, input_files
+
+    output: Path = args.output
+    if output.is_dir():
+        raise UsageError(f"--output {output} is a folder; give a file path")
+    models = [args.model] + ([args.qa_model] if args.qa_model else [])
+    check_output(output, overwrite=args.overwrite, inputs=[*input_files(args.input), *models])
+    source = Path(args.input)
+    if (
+        args.input != "-"
+        and source.is_dir()
+        and output.suffix.lower() == FOLDER_SUFFIX
+        and source.resolve() in output.resolve().parents
+    ):
+        # Not yet an input, but the next run over the same folder would read it as one.
+        raise OutputIsInputError(
+            f"output {output} is a {FOLDER_SUFFIX} file inside the input folder {source}, which "
+            "a later run would read as input; pick another path"
+        )
 
 
 def _consistency_filter(args: argparse.Namespace, generator):
@@ -145,11 +256,14 @@ def _consistency_filter(args: argparse.Namespace, generator):
 
 @contextmanager
 def _open_output(path: Path | None):
+    """stdout (streamed), or a temporary file that becomes ``path`` only when the run ends
+    cleanly: a failure half-way leaves an existing file as it was."""
     if path is None:
         yield sys.stdout
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    from qapgen.atomic_files import atomic_open
+
+    with atomic_open(path, "w", newline="") as handle:
         yield handle
 
 
@@ -157,8 +271,9 @@ def _writer(output_format: str, handle: TextIO):
     if output_format == "jsonl":
         return lambda row: handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     from qapgen.generate.generator import GeneratedPair
+    from qapgen.spreadsheet import neutralise_cell
 
     fields = [f.name for f in dataclasses.fields(GeneratedPair)]
     writer = csv.DictWriter(handle, fieldnames=fields)
     writer.writeheader()
-    return writer.writerow
+    return lambda row: writer.writerow({k: neutralise_cell(v) for k, v in row.items()})

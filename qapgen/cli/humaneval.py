@@ -1,15 +1,25 @@
-"""`qapgen humaneval export|score`: blinded rating forms and Table 4 from raters' sheets."""
+"""`qapgen humaneval export|score`: blinded rating forms and Table 4 from raters' sheets.
+
+``export`` refuses to replace an earlier export's form.csv, form.html or key.json unless
+``--overwrite`` is given, and says on stderr how many examples it sampled and left out.
+``score`` reads raters' sheets as the form page saves them or as a spreadsheet does (Excel's
+byte-order mark and ``;`` separators included); every bad file, row or field is one line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from qapgen.cli.generate import positive_int
 from qapgen.humaneval.kit import (
+    GOLD,
     HumanEvalError,
     export_forms,
     read_answers,
+    read_key,
     render_table4,
     score_answers,
 )
@@ -29,10 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="a system's name and its predictions/test.jsonl (twice)",
     )
-    export.add_argument("--n", type=int, default=200, help="examples to sample (default 200)")
+    export.add_argument(
+        "--n", type=positive_int, default=200, help="examples to sample (default 200)"
+    )
     export.add_argument("--seed", type=int, default=0)
     export.add_argument("--no-gold", action="store_true", help="leave the gold pairs out")
-    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True, help="the folder for the forms")
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier export's form.csv, form.html and key.json (its raters' "
+        "sheets no longer score)",
+    )
     export.set_defaults(handler=run_export)
     score = actions.add_parser("score", help="Table 4 percentages and Cohen's kappa")
     score.add_argument("--key", type=Path, required=True, help="key.json written by export")
@@ -48,27 +66,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.main import CommandError, UsageError
 
-    systems = {name: Path(path) for name, path in args.system}
+    systems: dict[str, Path] = {}
+    for name, path in args.system:
+        if not name.strip():
+            raise UsageError("--system needs a name: --system NAME PREDICTIONS")
+        if name in systems:
+            raise UsageError(f"two systems are named {name!r}; give each its own name")
+        if name == GOLD:
+            raise UsageError(
+                f"the system name {GOLD!r} is reserved for the gold pairs; name the system "
+                "otherwise"
+            )
+        systems[name] = Path(path)
     if len(systems) < 2:
-        raise CommandError("give two systems: --system NAME PREDICTIONS twice")
+        raise UsageError("give two systems: --system NAME PREDICTIONS twice")
     try:
-        paths = export_forms(
-            systems, args.out, n=args.n, seed=args.seed, include_gold=not args.no_gold
+        export = export_forms(
+            systems,
+            args.out,
+            n=args.n,
+            seed=args.seed,
+            include_gold=not args.no_gold,
+            overwrite=args.overwrite,
         )
     except HumanEvalError as error:
         raise CommandError(str(error)) from error
-    for kind, path in paths.items():
+    for line in export.lines():
+        print(f"qapgen humaneval export: {line}", file=sys.stderr)
+    for kind, path in export.paths.items():
         print(f"{kind}: {path}")
     return 0
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.main import CommandError, UsageError
 
-    key = json.loads(args.key.read_text())
+    seen: dict[Path, Path] = {}
+    for path in args.rater:
+        first = seen.setdefault(path.resolve(), path)
+        if first is not path:
+            also = "" if first == path else f" (also as {first})"
+            raise UsageError(f"--rater {path} is given twice{also}; one sheet per rater")
     try:
+        key = read_key(args.key)
         raters = [read_answers(path, key) for path in args.rater]
     except HumanEvalError as error:
         raise CommandError(str(error)) from error

@@ -77,6 +77,8 @@ class GenerationSummary:
         ]
         notes = {
             "empty documents skipped": self.read.empty_documents,
+            **{f"{reason} skipped": count for reason, count in sorted(self.read.skipped.items())},
+            "documents read as Windows-1252 (not UTF-8)": self.read.windows_1252_documents,
             "undecodable bytes replaced with U+FFFD": self.read.undecodable_bytes,
             "over-long lines windowed before segmentation": self.segments.windowed_lines,
             f"sentences truncated to {max_source_length} tokens": self.truncated_sentences,

@@ -2,8 +2,8 @@
 
 Documents of any size are segmented line by line, so memory stays bounded by the longest
 line. A line longer than ``max_line_chars`` (a huge document without line breaks) is cut
-into windows before segmentation, at the last sentence end (". ", "? ", "! ") inside the
-window, else at whitespace; windowed lines are counted in ``SegmentReport``.
+into windows before segmentation as data preparation cuts its contexts
+(``qapgen.data.segment.text_windows``); windowed lines are counted in ``SegmentReport``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from qapgen.data.segment import split_sentences
+from qapgen.data.segment import MAX_WINDOW_CHARS, split_sentences, text_windows
 from qapgen.generate.readers import Document
-
-# pysbd's cost grows faster than linearly on very long lines; windows keep it in check.
-MAX_LINE_CHARS = 20_000
-SENTENCE_ENDS = (". ", "? ", "! ")
 
 
 @dataclass(frozen=True)
@@ -37,31 +33,17 @@ class SegmentReport:
 def iter_sentences(
     documents: Iterable[Document],
     report: SegmentReport | None = None,
-    max_line_chars: int = MAX_LINE_CHARS,
+    max_line_chars: int = MAX_WINDOW_CHARS,
 ) -> Iterator[Sentence]:
     """Every sentence of every document, in order; blank lines are skipped."""
     report = report if report is not None else SegmentReport()
     for document in documents:
         index = 0
         for line in document.text.splitlines():
-            windows = _windows(line, max_line_chars)
+            windows = text_windows(line, max_line_chars)
             report.windowed_lines += len(windows) > 1
-            for window in windows:
-                for segment in split_sentences(window):
+            for start, end in windows:
+                for segment in split_sentences(line[start:end]):
                     yield Sentence(document.id, index, segment.text)
                     index += 1
                     report.sentences += 1
-
-
-def _windows(line: str, size: int) -> list[str]:
-    """``line`` cut into pieces of at most ``size`` characters, at a sentence end or
-    whitespace where there is one."""
-    pieces = []
-    while len(line) > size:
-        sentence_end = max(line.rfind(mark, 0, size) for mark in SENTENCE_ENDS)
-        cut = sentence_end + 1 if sentence_end > 0 else line.rfind(" ", 0, size)
-        cut = size if cut <= 0 else cut
-        pieces.append(line[:cut])
-        line = line[cut:]
-    pieces.append(line)
-    return pieces

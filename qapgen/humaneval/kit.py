@@ -1,37 +1,52 @@
 """Export blinded rating forms for two systems, and score two raters' answers (Table 4).
 
-The paper's three questions (4.5): (1) is the QA pair grammatical and complete
-(Yes / No / Understandable)? (2) is it semantically matched and relevant to the context
-(Yes / No)? (3) is it matched, relevant AND different from the gold pair (Yes / No)?
-Items from both systems (and, optionally, the gold pairs) are shuffled together and
-shown without their source; the key that unblinds them is written to a separate file.
+The paper's three questions (4.5) are in ``qapgen.humaneval.questions``. Items from both
+systems (and, optionally, the gold pairs) are shuffled together and shown without their
+source; the key that unblinds them is written to a separate file.
+
+An export never replaces an earlier one unasked: raters' sheets of the old form would be
+scored against the new key. With ``overwrite`` the three files are first written whole to
+temporary files, then renamed over the old ones, the key last; item names carry a tag of
+the form's content (``item-<tag>-0001``), so a sheet from another export is refused as
+"unknown item" instead of being scored against the wrong key. ``form.csv`` cells that a
+spreadsheet would run as formulas (= + - @ ...) are written with a leading apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
+import io
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-QUESTIONS = {
-    "q1_grammatical": (
-        "Is the question-answer pair grammatical and complete?",
-        ("Yes", "No", "Understandable"),
-    ),
-    "q2_relevant": ("Is the pair semantically matched and relevant to the context?", ("Yes", "No")),
-    "q3_different": ("Is it matched, relevant AND different from the gold pair?", ("Yes", "No")),
-}
-FORM_COLUMNS = ("item", "context", "question", "answer", *QUESTIONS)
-GOLD = "gold"
+from qapgen.atomic_files import atomic_open, check_output
+from qapgen.humaneval.questions import FORM_COLUMNS, GOLD, QUESTIONS
+from qapgen.humaneval.readers import HumanEvalError, read_answers, read_key, read_predictions
+from qapgen.spreadsheet import safe_row
 
+__all__ = [
+    "FORM_COLUMNS",
+    "GOLD",
+    "QUESTIONS",
+    "HumanEvalError",
+    "export_forms",
+    "read_answers",
+    "read_key",
+    "read_predictions",
+    "render_table4",
+    "score_answers",
+]
 
-class HumanEvalError(ValueError):
-    """A prediction file or answer sheet cannot be used; says which file and row."""
+# kind -> file name in the export folder; the key is written (renamed) last.
+FORM_FILES = {"csv": "form.csv", "html": "form.html", "key": "key.json"}
+TAG_LENGTH = 6
 
 
 @dataclass(frozen=True)
@@ -44,39 +59,63 @@ class Item:
     answer: str
 
 
-def read_predictions(path: Path) -> dict[str, dict]:
-    """Test predictions JSONL (``predictions/test.jsonl`` of a run), keyed by id."""
-    rows = {}
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise HumanEvalError(f"{path} line {lineno}: not valid JSON ({error.msg})") from error
-        missing = {"id", "context", "predicted_question", "predicted_answer"} - set(row)
-        if missing:
-            raise HumanEvalError(
-                f"{path} line {lineno}: missing field(s) {', '.join(sorted(missing))}"
-            )
-        rows[str(row["id"])] = row
-    return rows
+@dataclass
+class FormExport:
+    """What ``export_forms`` wrote and what it left out."""
+
+    paths: dict[str, Path]
+    sampled: int  # examples sampled
+    requested: int  # examples asked for
+    shared: int  # examples every system predicted
+    unshared: int  # examples only some systems predicted (left out)
+    items: int
+    sources: list[str]  # the systems, and gold when shown
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"{self.sampled} examples sampled of {self.shared} that every system predicted: "
+            f"{self.items} items ({' + '.join(self.sources)})"
+        ]
+        if self.requested > self.shared:
+            lines.append(f"asked for {self.requested} examples, only {self.shared} are shared")
+        if self.unshared:
+            lines.append(f"{self.unshared} examples predicted by only some systems left out")
+        return lines
 
 
 def export_forms(
-    systems: dict[str, Path],
+    systems: Mapping[str, Path],
     out_dir: Path,
     *,
     n: int = 200,
     seed: int = 0,
     include_gold: bool = True,
-) -> dict[str, Path]:
-    """Sample ``n`` examples both systems predicted, blind and shuffle them into forms.
+    overwrite: bool = False,
+) -> FormExport:
+    """Sample ``n`` examples every system predicted, blind and shuffle them into forms.
 
     Writes ``form.csv`` (one row per item, the answer columns empty), ``form.html`` (the
     same as a static page that saves a CSV), and ``key.json`` (item -> system, example).
+    Any of the three that exists already is replaced only with ``overwrite``.
     """
-    predictions = {name: read_predictions(path) for name, path in systems.items()}
+    out_dir = Path(out_dir)
+    if n < 1:
+        raise HumanEvalError(f"the number of examples must be at least 1, not {n}")
+    if len(systems) < 2:
+        raise HumanEvalError("give two systems to compare")
+    if GOLD in systems:
+        raise HumanEvalError(
+            f"the system name {GOLD!r} is reserved for the gold pairs; name the system otherwise"
+        )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HumanEvalError(f"{out_dir}: a file, not a folder for the forms")
+    paths = {kind: out_dir / name for kind, name in FORM_FILES.items()}
+    for path in paths.values():
+        check_output(path, overwrite=overwrite, inputs=systems.values(), what="form file")
+    predictions = {
+        name: read_predictions(path, need_gold=include_gold) for name, path in systems.items()
+    }
+    every = set.union(*(set(p) for p in predictions.values()))
     common = sorted(set.intersection(*(set(p) for p in predictions.values())))
     if not common:
         raise HumanEvalError("the prediction files share no example ids")
@@ -101,26 +140,51 @@ def export_forms(
                 (GOLD, example_id, first["context"], first["gold_question"], first["gold_answer"])
             )
     rng.shuffle(items)
-    blinded = [Item(f"item-{i:04d}", *fields) for i, fields in enumerate(items, start=1)]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "csv": out_dir / "form.csv",
-        "html": out_dir / "form.html",
-        "key": out_dir / "key.json",
-    }
-    with paths["csv"].open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FORM_COLUMNS)
-        for item in blinded:
-            writer.writerow([item.item, item.context, item.question, item.answer, "", "", ""])
-    paths["html"].write_text(render_html(blinded), encoding="utf-8")
+    tag = hashlib.sha256(json.dumps(items).encode("utf-8")).hexdigest()[:TAG_LENGTH]
+    blinded = [Item(f"item-{tag}-{i:04d}", *fields) for i, fields in enumerate(items, start=1)]
     key = {
         "seed": seed,
         "systems": {name: str(path) for name, path in systems.items()},
         "items": {i.item: {"system": i.system, "id": i.example_id} for i in blinded},
     }
-    paths["key"].write_text(json.dumps(key, indent=2) + "\n")
-    return paths
+    _write_all(
+        paths,
+        {
+            "csv": render_csv(blinded),
+            "html": render_html(blinded),
+            "key": json.dumps(key, indent=2) + "\n",
+        },
+    )
+    return FormExport(
+        paths,
+        sampled=len(chosen),
+        requested=n,
+        shared=len(common),
+        unshared=len(every) - len(common),
+        items=len(blinded),
+        sources=[*systems, *([GOLD] if include_gold else [])],
+    )
+
+
+def _write_all(paths: dict[str, Path], texts: dict[str, str]) -> None:
+    """Every file complete on disk before any replaces an old one; the key renamed last."""
+    with ExitStack() as stack:
+        # Contexts close in reverse order: the key, entered first, is renamed last, so a
+        # key never lands before its form.
+        for kind in reversed(FORM_FILES):
+            handle = stack.enter_context(atomic_open(paths[kind], "w", newline=""))
+            handle.write(texts[kind])
+
+
+def render_csv(items: Sequence[Item]) -> str:
+    """form.csv: one row per item, the answer columns empty, formulas neutralised."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(FORM_COLUMNS)
+    blanks = [""] * len(QUESTIONS)
+    for item in items:
+        writer.writerow(safe_row([item.item, item.context, item.question, item.answer, *blanks]))
+    return buffer.getvalue()
 
 
 def render_html(items: Sequence[Item]) -> str:
@@ -167,30 +231,6 @@ function saveCsv() {{
         f"{''.join(blocks)}<button onclick='saveCsv()'>Save answers as CSV</button>"
         f"<script>{script}</script></body></html>"
     )
-
-
-def read_answers(path: Path, key: dict) -> dict[str, dict[str, str]]:
-    """A rater's sheet (form.csv filled in, or the page's answers.csv): item -> answers."""
-    answers = {}
-    with Path(path).open(newline="", encoding="utf-8") as handle:
-        for rowno, row in enumerate(csv.DictReader(handle), start=2):
-            item = row.get("item", "")
-            if item not in key["items"]:
-                raise HumanEvalError(f"{path} row {rowno}: unknown item {item!r}")
-            for column, (_, options) in QUESTIONS.items():
-                value = (row.get(column) or "").strip()
-                if value not in options:
-                    raise HumanEvalError(
-                        f"{path} row {rowno} ({item}), column {column}: {value!r} is not one of "
-                        f"{', '.join(options)}"
-                    )
-            answers[item] = {c: row[c].strip() for c in QUESTIONS}
-    missing = set(key["items"]) - set(answers)
-    if missing:
-        raise HumanEvalError(
-            f"{path}: {len(missing)} item(s) unanswered, e.g. {sorted(missing)[0]}"
-        )
-    return answers
 
 
 def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:

@@ -1,59 +1,11 @@
-"""A model trained through `qapgen fit` with the overfit profile (shortened), once per session."""
+"""Inputs for the generation tests (the trained model is ``overfit_checkpoint`` in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
-
-from qapgen.cli.lightning import run_lightning_cli
-from qapgen.export import export_model
-
-# Enough to get a checkpoint, a metrics.json and a model that emits varied text; the full
-# profile (300 epochs) memorises the fixtures but takes a minute.
-FIT_EPOCHS = 3
-
-
-@pytest.fixture(scope="session")
-def overfit_checkpoint(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("overfit-run")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # session scope runs before the one-thread fixture
-    try:
-        run_lightning_cli(
-            [
-                "fit",
-                "-c",
-                "conf/profile/overfit.yaml",
-                "-c",
-                "conf/model/igja_qap.yaml",
-                "--trainer.default_root_dir",
-                str(root),
-                "--trainer.max_epochs",
-                str(FIT_EPOCHS),
-                "--trainer.enable_checkpointing",
-                "true",
-                # the default checkpoint is saved after validation
-                "--trainer.check_val_every_n_epoch",
-                str(FIT_EPOCHS),
-                "--model.init_args.meteor",
-                "none",
-                "--data.cache_dir",
-                str(root / "cache"),
-                "--wandb",
-                "disabled",
-            ]
-        )
-    finally:
-        torch.set_num_threads(threads)
-    (checkpoint,) = root.rglob("*.ckpt")
-    return checkpoint
-
-
-@pytest.fixture(scope="session")
-def exported_model(overfit_checkpoint, tmp_path_factory) -> Path:
-    return export_model(overfit_checkpoint, tmp_path_factory.mktemp("export") / "model")
 
 
 @pytest.fixture

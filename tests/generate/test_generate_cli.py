@@ -192,12 +192,20 @@ def test_bad_input_exits_nonzero_with_a_one_line_reason(
     assert err.count("\n") == 1 and reason in err and str(path) in err
 
 
-def test_a_few_bad_bytes_are_replaced_and_counted(capsys, exported_model, tmp_path):
+def test_latin1_text_is_read_as_windows_1252_and_counted(capsys, exported_model, tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes("Caf\u00e9 culture is old in Paris. ".encode("latin-1") * 20)
     status, out, err = generate(capsys, "--model", str(exported_model), "--input", str(path))
     assert status == 0, err
-    assert "20 undecodable bytes replaced" in err
+    assert "1 documents read as Windows-1252" in err and "undecodable" not in err
+
+
+def test_a_few_bad_bytes_in_utf8_text_are_replaced_and_counted(capsys, exported_model, tmp_path):
+    path = tmp_path / "damaged.txt"
+    path.write_bytes("Caf\u00e9 culture is old in Paris. ".encode() * 20 + b"\xe9 \xff.")
+    status, out, err = generate(capsys, "--model", str(exported_model), "--input", str(path))
+    assert status == 0, err
+    assert "2 undecodable bytes replaced" in err and "Windows-1252" not in err
 
 
 def test_over_long_sentences_are_truncated_and_counted(capsys, exported_model, tmp_path):
@@ -224,7 +232,7 @@ def test_model_errors_are_one_line(capsys, exported_model, article, tmp_path):
     status, _, err = generate(
         capsys, "--model", str(exported_model), "--input", str(article), "--pairs-per-sentence", "0"
     )
-    assert status == 1 and "at least 1" in err
+    assert status == 2 and "at least 1" in err
 
 
 def test_push_to_hub_without_credentials_fails_before_any_network(

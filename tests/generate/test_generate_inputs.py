@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qapgen.data.segment import text_windows
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.export import LoadedModel
 from qapgen.generate import Document, InputError, QAPGenerator, read_documents
 from qapgen.generate.readers import ReadReport, decode_text, parse_jsonl
-from qapgen.generate.sentences import SegmentReport, _windows, iter_sentences
+from qapgen.generate.sentences import SegmentReport, iter_sentences
 from qapgen.models.base import QAPModule, Vocabulary
 
 PROPERTY = settings(max_examples=60, deadline=None)
@@ -86,7 +87,8 @@ def test_bad_jsonl_lines_fail_with_the_line_number(line):
 @PROPERTY
 @given(st.text(max_size=300), st.integers(min_value=5, max_value=50))
 def test_windows_cover_the_line_within_the_limit(line, size):
-    pieces = _windows(line, size)
+    line = line.replace("\n", " ")  # a document line holds no line break
+    pieces = [line[start:end] for start, end in text_windows(line, size)]
     assert "".join(pieces) == line
     assert all(len(piece) <= size for piece in pieces)
 
