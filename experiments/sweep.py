@@ -31,10 +31,10 @@ from typing import Any
 from experiments.recipes import DATASETS, RECIPES, Recipe
 from qapgen.atomic_files import atomic_write_text, remove_stale_temporaries
 from qapgen.cli.main import (
-    USER_ERRORS,
     OneLineArgumentParser,
     UsageError,
     debug_requested,
+    is_user_error,
     one_line,
 )
 from qapgen.trust import CorruptCheckpointError, UntrustedError, load_checkpoint
@@ -226,10 +226,10 @@ def run_cell(
     start = time.monotonic()
     try:
         run_lightning_cli(args)
-    except USER_ERRORS as error:
-        # Missing data, a bad file, a full disk: the cell says why, and the sweep goes on.
-        return write_status(directory, one_line(error))
     except Exception as error:  # noqa: BLE001 - one broken cell must not stop the sweep
+        if is_user_error(error):
+            # Missing data, a bad file, a full disk: the cell says why, and the sweep goes on.
+            return write_status(directory, one_line(error))
         atomic_write_text(directory / "traceback.txt", traceback.format_exc())
         return write_status(directory, f"{one_line(error)} (traceback in traceback.txt)")
     finally:

@@ -45,7 +45,9 @@ class UsageError(CommandError):
 
 
 # Failures caused by the user's input or environment (a bad file, a full disk, a refused
-# checkpoint): their message is the whole story. Anything else is a bug in qapgen and says so.
+# checkpoint): their message is the whole story. So is that of every error class qapgen
+# defines (``is_user_error``): each is raised on purpose with a message for the user.
+# Anything else is a bug in qapgen and says so.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     CommandError,
     DataFormatError,
@@ -83,11 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` tells the user what went wrong (not a bug to report)."""
+    home = type(error).__module__.split(".", 1)[0]
+    return isinstance(error, USER_ERRORS) or home in ("qapgen", "baselines", "experiments")
+
+
 def one_line(error: BaseException) -> str:
     """An exception's message as one line: a user error as itself, anything else with its
     type and how to see the traceback."""
     text = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, USER_ERRORS):
+    if is_user_error(error):
         return text
     return f"{type(error).__name__}: {text} (an unexpected failure: rerun with {DEBUG_FLAG} for the traceback)"
 
@@ -103,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args_list[0] if args_list and not args_list[0].startswith("-") else ""
     try:
         return _dispatch(args_list)
+    except BrokenPipeError:
+        # The reader of stdout went away (`qapgen generate ... | head`): stop quietly, as
+        # other command-line tools do, and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"qapgen {command}: interrupted".replace("  ", " "), file=sys.stderr)
         return 130
@@ -126,4 +140,8 @@ def _dispatch(args_list: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as a script this file is ``__main__``, and its error classes are not the ones the
+    # commands raise (they import ``qapgen.cli.main``): dispatch through that module.
+    from qapgen.cli.main import main as qapgen_main
+
+    sys.exit(qapgen_main())
