@@ -10,9 +10,11 @@ guard, not a timing: every case takes seconds).
 from __future__ import annotations
 
 import io
+import json
 import re
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 from hostile.corpus import PLACEHOLDERS, Case, all_cases, build, digest
@@ -25,7 +27,7 @@ HANG_SECONDS = 300
 ENTRIES = {"qapgen": main, "sweep": sweep.main}
 # qapgen's one-line failure, and the sweep's.
 ERROR_LINE = re.compile(r"^(?:qapgen(?: [\w-]+)*:|\[sweep\]) error: ")
-REPOSITORY_CONF = __import__("pathlib").Path(__file__).resolve().parents[2] / "conf"
+REPOSITORY_CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 class Hang(BaseException):
@@ -90,10 +92,15 @@ def test_the_corpus_covers_every_area_and_writes_itself(tmp_path):
     from hostile.corpus import AREAS, write_corpus
 
     manifest = write_corpus(tmp_path / "corpus")
-    import json
-
     written = json.loads(manifest.read_text())
     assert len(written) == len(CASES)
     assert {case["name"].split("/", 1)[0] for case in written} == set(AREAS)
     for case in CASES:
         assert case.issue, f"{case.name} does not say which finding it covers"
+
+
+def test_the_readme_states_the_corpus_as_it_is():
+    readme = (REPOSITORY_CONF.parent / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"hostile-input corpus in `tests/hostile/`: (\d+) cases", readme)
+    assert stated, "the README's Reliability section names the corpus and its size"
+    assert int(stated.group(1)) == len(CASES)
