@@ -41,18 +41,29 @@ model:
 """
 
 
+def build_tiny_conf(folder: Path, trainer: dict | None = None, model: dict | None = None) -> Path:
+    """``folder/conf``: the project's conf/ plus ``profile/tiny.yaml``, the profile above with
+    the given trainer and model.init_args values laid over it."""
+    profile = yaml.safe_load(TINY_PROFILE)
+    profile["trainer"].update(trainer or {})
+    profile["model"]["init_args"].update(model or {})
+    conf = folder / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    (conf / "profile" / "tiny.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return conf
+
+
 @pytest.fixture
 def tiny_conf(tmp_path):
-    """Builds ``tmp_path/conf``: the project's conf/ plus ``profile/tiny.yaml``, the profile
-    above with the given trainer and model.init_args values laid over it."""
+    """Builds ``tmp_path/conf`` (see ``build_tiny_conf``)."""
 
     def build(trainer: dict | None = None, model: dict | None = None) -> Path:
-        profile = yaml.safe_load(TINY_PROFILE)
-        profile["trainer"].update(trainer or {})
-        profile["model"]["init_args"].update(model or {})
-        conf = tmp_path / "conf"
-        shutil.copytree(ROOT / "conf", conf)
-        (conf / "profile" / "tiny.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
-        return conf
+        return build_tiny_conf(tmp_path, trainer, model)
 
     return build
+
+
+@pytest.fixture(scope="module")
+def module_tiny_conf(tmp_path_factory) -> Path:
+    """The tiny profile's conf/, once per test module: for runs that several tests compare."""
+    return build_tiny_conf(tmp_path_factory.mktemp("tiny"))

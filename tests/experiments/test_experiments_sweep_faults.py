@@ -17,9 +17,13 @@ from qapgen.atomic_files import TEMP_PREFIX
 CELL = ("squad", "igja_qap", "seed0")
 
 
-@pytest.fixture
-def conf(tiny_conf):
-    return tiny_conf()
+# Fault injection trains real (tiny) cells: run by `make test`, left out of `make test-fast`.
+pytestmark = pytest.mark.faults
+
+
+@pytest.fixture(scope="module")
+def conf(module_tiny_conf):
+    return module_tiny_conf
 
 
 def sweep_args(conf: Path, results: Path, *extra: str) -> list[str]:
@@ -45,10 +49,20 @@ def comparable(record: dict) -> dict:
     return {"metrics": metrics, "floors": record["floors"], "steps": record["steps"]}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def uninterrupted(conf, tmp_path_factory) -> dict:
+    """The cell run once without faults. A module fixture starts before the per-test ones,
+    so it sets what they would: one torch thread (the sums' order, hence the last digits of
+    the losses, depends on it) and a cache of its own."""
     results = tmp_path_factory.mktemp("uninterrupted")
-    assert sweep.main(sweep_args(conf, results)) == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("QAPGEN_CACHE_DIR", str(results / "cache"))
+            assert sweep.main(sweep_args(conf, results)) == 0
+    finally:
+        torch.set_num_threads(threads)
     return comparable(json.loads((cell_dir(results) / "metrics.json").read_text()))
 
 
