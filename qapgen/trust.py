@@ -12,6 +12,7 @@ check comes before the import.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import pickle
 import re
@@ -20,7 +21,8 @@ from typing import Any
 
 import torch
 
-# The packages whose classes a config, a checkpoint or an export may name.
+# The packages whose classes a config, a checkpoint or an export may name; a user's own
+# packages join them through this environment variable (a comma list of package names).
 TRUSTED_PACKAGES = (
     "qapgen",
     "baselines",
@@ -29,6 +31,7 @@ TRUSTED_PACKAGES = (
     "torch",
     "transformers",
 )
+TRUSTED_PACKAGES_ENV = "QAPGEN_TRUSTED_PACKAGES"
 # Types besides tensors and containers that qapgen's own checkpoints hold: paths in the
 # hyperparameters and callback states (plain values, no code runs to build them).
 SAFE_CHECKPOINT_GLOBALS = [pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath]
@@ -42,8 +45,15 @@ class CorruptCheckpointError(ValueError):
     """A file is not a readable PyTorch checkpoint (truncated, empty or another format)."""
 
 
+def trusted_packages() -> tuple[str, ...]:
+    """``TRUSTED_PACKAGES`` and the packages ``QAPGEN_TRUSTED_PACKAGES`` adds."""
+    extra = os.environ.get(TRUSTED_PACKAGES_ENV, "")
+    added = tuple(name.strip() for name in extra.split(",") if name.strip().isidentifier())
+    return TRUSTED_PACKAGES + added
+
+
 def is_trusted_class_path(class_path: str) -> bool:
-    return isinstance(class_path, str) and class_path.split(".", 1)[0] in TRUSTED_PACKAGES
+    return isinstance(class_path, str) and class_path.split(".", 1)[0] in trusted_packages()
 
 
 def check_class_path(class_path: Any, where: str) -> str:
@@ -52,8 +62,8 @@ def check_class_path(class_path: Any, where: str) -> str:
         raise UntrustedError(f"{where}: class path {class_path!r} is not a dotted name")
     if not is_trusted_class_path(class_path):
         raise UntrustedError(
-            f"{where}: class path {class_path!r} is outside {', '.join(TRUSTED_PACKAGES)}; "
-            "refused before importing it"
+            f"{where}: class path {class_path!r} is outside {', '.join(trusted_packages())}; "
+            f"refused before importing it (trust a package of yours with {TRUSTED_PACKAGES_ENV})"
         )
     return class_path
 
@@ -62,7 +72,7 @@ def restrict_config_imports() -> None:
     """Make jsonargparse (the Lightning CLI's parser) import only trusted packages."""
     from jsonargparse import set_parsing_settings
 
-    set_parsing_settings(import_path_denylist=["*"], import_path_allowlist=list(TRUSTED_PACKAGES))
+    set_parsing_settings(import_path_denylist=["*"], import_path_allowlist=list(trusted_packages()))
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> Any:

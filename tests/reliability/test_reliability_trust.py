@@ -68,3 +68,10 @@ def test_trusted_class_paths_pass(class_path):
 def test_other_class_paths_are_refused_before_import(class_path):
     with pytest.raises(UntrustedError, match="test: class path"):
         check_class_path(class_path, "test")
+
+
+def test_a_users_own_package_is_trusted_once_named(monkeypatch):
+    with pytest.raises(UntrustedError, match="QAPGEN_TRUSTED_PACKAGES"):
+        check_class_path("mylab.models.Mine", "test")
+    monkeypatch.setenv("QAPGEN_TRUSTED_PACKAGES", "mylab, other")
+    assert check_class_path("mylab.models.Mine", "test") == "mylab.models.Mine"
