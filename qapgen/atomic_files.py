@@ -117,6 +117,14 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file under ``folder`` to disk, so the folder is whole before it is renamed."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
 @contextmanager
 def atomic_open(
     path: str | Path, mode: str = "w", *, encoding: str | None = "utf-8", newline: str | None = None
@@ -179,6 +187,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         raise _write_error(path, error) from error
     try:
         yield temp
+        _fsync_tree(temp)
         aside = None
         if path.is_symlink() or path.is_file():
             path.unlink()

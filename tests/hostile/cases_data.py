@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from hostile.corpus import Case
+from hostile.faults import disk_full_at_parquet_write
 
 from qapgen.data.fixtures import fixture_path
 from qapgen.data.prepare import load_prepared, prepare
@@ -106,6 +107,11 @@ def keep_ten_rows(entry: Path) -> None:
 
     parquet = entry / "train.parquet"
     pq.write_table(pq.read_table(parquet).slice(0, 10), parquet)
+
+
+def _no_cache_entry(folder: Path) -> None:
+    prepared = folder / "cache" / "prepared"
+    assert not prepared.exists() or not list(prepared.iterdir()), list(prepared.iterdir())
 
 
 def check_cache_rebuilt(folder: Path, out: str, err: str) -> None:
@@ -437,6 +443,15 @@ def cases() -> list[Case]:
             message=r"cannot write notes\.txt/prepared/\S+: Not a directory; nothing was changed",
             unchanged=("notes.txt",),
             issue="every file it writes must be atomic",
+        ),
+        Case(
+            "data/disk-full-while-caching",
+            (*STATS, "squad", "--path", "fixtures", "--cache-dir", "cache"),
+            exit_code=1,
+            message=r"cannot write cache/prepared/\S+: no space left on device; nothing was changed",
+            fault=disk_full_at_parquet_write(),
+            check=lambda folder, out, err: _no_cache_entry(folder),
+            issue="every file it writes must be atomic (caches) on a full disk",
         ),
         Case(
             "data/corrupt-cache-truncated-parquet",

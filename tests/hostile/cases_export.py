@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from hostile.corpus import Case
+from hostile.faults import disk_full_at
 
 PAYLOAD_MARKER = "payload-ran"
 
@@ -57,6 +58,11 @@ def export_folder_naming(class_path: str):
 
 
 USER_README = "# my notes\n"
+
+
+def _only(folder: Path, names: list[str]) -> None:
+    """The case folder holds exactly ``names`` (no temporary left beside them)."""
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
 
 
 def cases() -> list[Case]:
@@ -138,6 +144,16 @@ def cases() -> list[Case]:
             message=r"export folder run holds an input",
             unchanged=("run/last.ckpt",),
             issue="output paths equal to an input are refused",
+        ),
+        Case(
+            "export/disk-full",
+            ("export", "{checkpoint}", "mine", "--overwrite"),
+            {"mine/README.md": USER_README},
+            message=r"cannot write mine\S*: no space left on device; nothing was changed",
+            unchanged=("mine/README.md",),
+            fault=disk_full_at("qapgen.export.save_safetensors_model"),
+            check=lambda folder, out, err: _only(folder, ["mine"]),
+            issue="every write is atomic: on a full disk the old export stays whole",
         ),
         Case(
             "export/generate-with-an-untrusted-class-path",

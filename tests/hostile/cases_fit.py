@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hostile.cases_export import PAYLOAD_MARKER, malicious_checkpoint, truncated_checkpoint
 from hostile.corpus import Case
+from hostile.faults import disk_full_at_checkpoint_save
 
 OVERFIT = ("fit", "-c", "{conf}/profile/overfit.yaml", "-c", "{conf}/model/t5_qg.yaml")
 QUIET = ("--trainer.default_root_dir", "run", "--wandb", "disabled")
@@ -30,6 +31,12 @@ def broken_tokenizer_cache(path):
     data.prepare_data()
     (tokenizer,) = path.glob("tokenizers/*/tokenizer.json")
     tokenizer.write_text(tokenizer.read_text()[:200])
+
+
+def no_partial_checkpoint(folder, out, err) -> None:
+    """Neither a partial checkpoint nor a temporary file is left, in the run or in /tmp."""
+    assert not list(folder.rglob("*.ckpt")), list(folder.rglob("*.ckpt"))
+    assert not list(folder.rglob(".qapgen-tmp-*"))
 
 
 def cases() -> list[Case]:
@@ -102,6 +109,24 @@ def cases() -> list[Case]:
                 r"qapgen: warning: tokenizer cache entry \S+ is corrupt \(.*\); rebuilding it",
             ),
             issue="a corrupted prepared-data cache (broken `tokenizer.json`): the cache never repairs itself",
+        ),  # fmt: skip
+        Case(
+            "fit/disk-full-during-a-checkpoint-write",
+            (
+                *OVERFIT,
+                *QUIET,
+                "--trainer.max_epochs",
+                "2",
+                "--trainer.check_val_every_n_epoch",
+                "2",
+                "--model.init_args.meteor",
+                "none",
+            ),
+            exit_code=1,
+            message=r"cannot write \S+\.ckpt: no space left on device; nothing was changed",
+            fault=disk_full_at_checkpoint_save(1),
+            check=no_partial_checkpoint,
+            issue="on a full disk, `last.ckpt` is left partial (the temp file is written in /tmp)",
         ),  # fmt: skip
         Case(
             "fit/resume-from-a-malicious-checkpoint",

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 import yaml
 from hostile.corpus import Case
+from hostile.faults import disk_full_at_checkpoint_save
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CELL = "results/tiny/squad/t5_qg/seed0"
@@ -74,6 +75,13 @@ def lock_held_by_another_sweep(path: Path) -> None:
     _held_locks.append(handle)
 
 
+def first_checkpoint_whole(folder: Path, out: str, err: str) -> None:
+    """The step-2 checkpoint survived the failed step-4 write whole, with nothing beside it."""
+    (last,) = (folder / CELL).glob("run/**/checkpoints/last.ckpt")
+    assert torch.load(last, weights_only=True)["global_step"] == 2
+    assert not list((folder / CELL).rglob(".qapgen-tmp-*"))
+
+
 def cases() -> list[Case]:
     resume = (
         "a truncated `last.ckpt` or cell `metrics.json`: every later rerun of the cell fails on it"
@@ -128,6 +136,17 @@ def cases() -> list[Case]:
             message=r"\.sweep\.lock is held by a running sweep \(pid 12345 on another-host",
             absent=(CELL,),
             issue="two sweeps on one results folder both train the same cell with no lock or warning",
+        ),
+        Case(
+            "sweep/disk-full-during-a-checkpoint-write",
+            SWEEP,
+            {"conf": tiny_conf},
+            entry="sweep",
+            exit_code=1,
+            message=r"cell failed: cannot write \S+/last\.ckpt: no space left on device",
+            fault=disk_full_at_checkpoint_save(2),
+            check=first_checkpoint_whole,
+            issue="on a full disk, `last.ckpt` is left partial and every later rerun of the cell fails on it",
         ),
         Case(
             "sweep/damaged-metrics-when-rendering",

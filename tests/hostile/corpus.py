@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The areas, one module each; a new area is a new cases_<area>.py listed here.
 AREAS = ("data", "evaluate", "generate", "humaneval", "export", "fit", "sweep")
@@ -56,6 +57,8 @@ class Case:
     env: environment variables for the run.
     issue: the finding of issue 15 this case covers, in the issue's words.
     check: an extra assertion, called with (case folder, stdout, stderr).
+    fault: the environment's failure (``faults.py``: a disk that fills at a given write),
+        applied through the test's MonkeyPatch after the files are built.
     """
 
     name: str
@@ -71,6 +74,7 @@ class Case:
     env: Mapping[str, str] = field(default_factory=dict)
     issue: str = ""
     check: Callable[[Path, str, str], None] | None = None
+    fault: Callable[[Any], None] | None = None
 
     @property
     def needs(self) -> set[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import signal
 import sys
@@ -25,8 +26,8 @@ from qapgen.cli.main import main
 CASES = all_cases()
 HANG_SECONDS = 300
 ENTRIES = {"qapgen": main, "sweep": sweep.main}
-# qapgen's one-line failure, and the sweep's.
-ERROR_LINE = re.compile(r"^(?:qapgen(?: [\w-]+)*:|\[sweep\]) error: ")
+# qapgen's one-line failure, the sweep's, and the line of a sweep cell that failed.
+ERROR_LINE = re.compile(r"^(?:qapgen(?: [\w-]+)*:|\[sweep\]) error: |^\[sweep\] cell failed: ")
 REPOSITORY_CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
@@ -36,6 +37,26 @@ class Hang(BaseException):
 
 def _on_alarm(signum, frame):
     raise Hang(f"the command did not return within {HANG_SECONDS} s")
+
+
+@pytest.fixture(autouse=True)
+def log_handlers_on_this_tests_stderr():
+    """Lightning's loggers keep the stream they were given at import; under pytest that may
+    be an earlier test's closed capture, and logging then prints its own traceback for the
+    failed write. Point them at this test's stderr, so every traceback seen is a command's."""
+    handlers = [
+        handler
+        for name in ("lightning.pytorch", "lightning.fabric", "lightning")
+        for handler in logging.getLogger(name).handlers
+        if isinstance(handler, logging.StreamHandler)
+    ]
+    # Assigned, not setStream(): that flushes the old stream, which may be closed.
+    previous = [handler.stream for handler in handlers]
+    for handler in handlers:
+        handler.stream = sys.stderr
+    yield
+    for handler, stream in zip(handlers, previous, strict=True):
+        handler.stream = stream
 
 
 def _fill(arg: str, values: dict[str, str]) -> str:
@@ -58,6 +79,8 @@ def test_hostile_case(case: Case, tmp_path, request, monkeypatch, capfd):
     monkeypatch.delenv("QAPGEN_DEBUG", raising=False)
     if case.stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(case.stdin)))
+    if case.fault is not None:
+        case.fault(monkeypatch)
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.alarm(HANG_SECONDS)
     try:
