@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from qapgen.json_input import JSON_FAILURES, explain, json_type
 
 TABLE_ROWS = (
     ("bleu1", "BLEU-1"),
@@ -137,7 +138,7 @@ def read_predictions(
         where = f"{path}, line {number}"
         record = _parse_line(line, where)
         if not isinstance(record, dict):
-            raise CommandError(f"{where}: expected a JSON object, got {_json_type(record)}")
+            raise CommandError(f"{where}: expected a JSON object, got {json_type(record)}")
         if task is not None:
             _check_run_record(record, task, where, needs_context)
             record = _from_run_predictions(record, task)
@@ -157,21 +158,8 @@ def _parse_line(line: str, where: str) -> Any:
 
     try:
         return json.loads(line)
-    except json.JSONDecodeError as error:
-        raise CommandError(f"{where}: not valid JSON ({error.msg})") from None
-    except RecursionError:
-        raise CommandError(
-            f"{where}: not readable JSON: nested deeper than {sys.getrecursionlimit()} levels"
-        ) from None
-    except ValueError as error:  # e.g. an integer of more than 4300 digits
-        raise CommandError(f"{where}: not readable JSON ({error})") from None
-
-
-def _json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type, for messages."""
-    names = {bool: "a boolean", type(None): "null", str: "a string", list: "an array"}
-    names.update({int: "a number", float: "a number", dict: "an object"})
-    return names.get(type(value), type(value).__name__)
+    except JSON_FAILURES as error:
+        raise CommandError(f"{where}: {explain(error)}") from None
 
 
 def _check_run_record(record: dict[str, Any], task: str, where: str, needs_context: bool) -> None:
@@ -184,7 +172,7 @@ def _check_run_record(record: dict[str, Any], task: str, where: str, needs_conte
     if not isinstance(record[f"predicted_{task}"], str):
         raise CommandError(
             f"{where}: field 'predicted_{task}' must be a string, got "
-            f"{_json_type(record[f'predicted_{task}'])}"
+            f"{json_type(record[f'predicted_{task}'])}"
         )
     if not _has_words(record[f"gold_{task}"]):
         raise CommandError(f"{where}: field 'gold_{task}' must be a non-empty string")
@@ -214,12 +202,12 @@ def _check_record(record: dict[str, Any], where: str, needs_context: bool) -> No
     record_id = record.get("id")
     if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
         raise CommandError(
-            f"{where}: field 'id' must be a string or an integer, got {_json_type(record_id)}"
+            f"{where}: field 'id' must be a string or an integer, got {json_type(record_id)}"
             if "id" in record
             else f"{where}: field 'id' missing (it must be a string or an integer)"
         )
     if not isinstance(record.get("prediction"), str):
-        got = _json_type(record["prediction"]) if "prediction" in record else "nothing"
+        got = json_type(record["prediction"]) if "prediction" in record else "nothing"
         raise CommandError(f"{where}: field 'prediction' must be a string, got {got}")
     references = record.get("references")
     if not isinstance(references, list) or not references or not all(map(_has_words, references)):

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from qapgen.json_input import JSON_FAILURES, explain, json_type
+
 InputFormat = Literal["auto", "text", "jsonl"]
 # How much of a file decides whether it is binary.
 SNIFF_BYTES = 8192
@@ -259,17 +261,13 @@ def parse_jsonl(text: str, name: str) -> Iterator[Document]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"{name}, line {number}: not JSON ({error.msg})") from error
-        except RecursionError as error:
-            raise InputError(f"{name}, line {number}: JSON nested too deeply") from error
+        except JSON_FAILURES as error:
+            raise InputError(f"{name}, line {number}: {explain(error)}") from error
         if not isinstance(row, dict):
-            raise InputError(
-                f"{name}, line {number}: expected a JSON object, not {_json_type(row)}"
-            )
+            raise InputError(f"{name}, line {number}: expected a JSON object, not {json_type(row)}")
         text_field = next((f for f in JSONL_TEXT_FIELDS if f in row), None)
         if text_field is None or not isinstance(row[text_field], str):
-            found = f" ({text_field} is {_json_type(row[text_field])})" if text_field else ""
+            found = f" ({text_field} is {json_type(row[text_field])})" if text_field else ""
             raise InputError(
                 f"{name}, line {number}: needs a string field "
                 f"{' or '.join(JSONL_TEXT_FIELDS)}{found}"
@@ -285,16 +283,9 @@ def _document_id(row: dict, name: str, number: int) -> str:
     value = row[key]
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InputError(
-            f"{name}, line {number}: field {key} must be text or a number, not {_json_type(value)}"
+            f"{name}, line {number}: field {key} must be text or a number, not {json_type(value)}"
         )
     return str(value)
-
-
-def _json_type(value: object) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    return names.get(type(value), "a number")
 
 
 def _name(source: str | Path) -> str:

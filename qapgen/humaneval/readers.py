@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qapgen.humaneval.questions import ANSWER_COLUMNS, QUESTIONS
+from qapgen.json_input import JSON_FAILURES, explain, json_type
 from qapgen.spreadsheet import read_rows
 
 PREDICTION_FIELDS = ("context", "predicted_question", "predicted_answer")
@@ -54,17 +55,8 @@ def read_text(path: Path, what: str) -> str:
 def parse_json(text: str, where: str) -> Any:
     try:
         return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise HumanEvalError(f"{where}: not valid JSON ({error.msg})") from error
-    except RecursionError as error:
-        raise HumanEvalError(f"{where}: JSON nested too deeply") from error
-
-
-def json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    names = {dict: "an object", list: "an array", str: "text", bool: "a boolean"}
-    return names.get(type(value), "a number")
+    except JSON_FAILURES as error:
+        raise HumanEvalError(f"{where}: {explain(error)}") from error
 
 
 def read_predictions(path: Path, *, need_gold: bool = True) -> dict[str, dict]:

@@ -3,13 +3,12 @@ write, a damaged checkpoint or metrics file, a second sweep on the same results 
 
 from __future__ import annotations
 
-import errno
-import io
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from hostile.faults import disk_full_at_checkpoint_save
 
 from experiments import sweep
 from qapgen.atomic_files import TEMP_PREFIX
@@ -66,31 +65,12 @@ def uninterrupted(conf, tmp_path_factory) -> dict:
     return comparable(json.loads((cell_dir(results) / "metrics.json").read_text()))
 
 
-def fill_the_disk_at_save(monkeypatch, save_number: int) -> list[int]:
-    """torch.save writes half of the checkpoint at the ``save_number``-th call, then fails as a
-    full disk does (ENOSPC); the other calls save normally. Returns the call counter."""
-    real_save = torch.save
-    calls = [0]
-
-    def save(obj, handle, *args, **kwargs):
-        calls[0] += 1
-        if calls[0] != save_number:
-            return real_save(obj, handle, *args, **kwargs)
-        buffer = io.BytesIO()
-        real_save(obj, buffer)
-        handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(torch, "save", save)
-    return calls
-
-
 def test_a_disk_that_fills_during_a_checkpoint_write_then_frees_finishes_as_if_uninterrupted(
     conf, tmp_path, monkeypatch, capsys, uninterrupted
 ):
     results = tmp_path / "results"
     with monkeypatch.context() as patch:
-        calls = fill_the_disk_at_save(patch, save_number=2)  # the step-4 checkpoint
+        calls = disk_full_at_checkpoint_save(2)(patch)  # the step-4 checkpoint
         assert sweep.main(sweep_args(conf, results)) == 1
     assert calls[0] == 2
     cell = cell_dir(results)

@@ -124,7 +124,7 @@ def test_control_characters_are_not_taken_for_windows_1252():
 
 def test_jsonl_nested_beyond_the_recursion_limit_is_an_input_error():
     line = "[" * 100_000 + "]" * 100_000
-    with pytest.raises(InputError, match=r"x\.jsonl, line 2: JSON nested too deeply"):
+    with pytest.raises(InputError, match=r"x\.jsonl, line 2: not readable JSON: nested deeper"):
         list(parse_jsonl('{"text": "ok"}\n' + line, "x.jsonl"))
 
 

@@ -167,7 +167,7 @@ def output_cases() -> list[Case]:
                 "docs.jsonl": jsonl({"text": ARTICLE * 3}) + "{not json\n",
                 "pairs.jsonl": USER_PAIRS,
             },
-            message=r"docs\.jsonl, line 2: not JSON",
+            message=r"docs\.jsonl, line 2: not valid JSON",
             unchanged=("pairs.jsonl",),
             issue=ATOMIC,
             check=no_temporaries,
@@ -349,7 +349,7 @@ def text_cases() -> list[Case]:
             "generate/jsonl-deep-nesting",
             generate("--input", "docs.jsonl"),
             {"docs.jsonl": deeply_nested()},
-            message=r"docs\.jsonl, line 1: JSON nested too deeply",
+            message=r"docs\.jsonl, line 1: not readable JSON: nested deeper",
             issue=OTHER + ": JSONL ... deep nesting (RecursionError!)",
         ),
         Case(

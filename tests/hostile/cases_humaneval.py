@@ -231,7 +231,7 @@ def prediction_cases() -> list[Case]:
         bad(
             "deeply-nested-predictions",
             predictions("A", 1) + "[" * 100_000 + "]" * 100_000 + "\n",
-            r"a\.jsonl line 2: JSON nested too deeply",
+            r"a\.jsonl line 2: not readable JSON: nested deeper",
             TRACEBACKS + ": deep-nested JSON",
         ),
         bad(
@@ -354,7 +354,7 @@ def score_cases() -> list[Case]:
         bad_key(
             "key-deeply-nested",
             "[" * 100_000 + "]" * 100_000,
-            r"key\.json: JSON nested too deeply",
+            r"key\.json: not readable JSON: nested deeper",
             TRACEBACKS + ": deep-nested JSON",
         ),
         bad_key(

@@ -17,9 +17,10 @@ NO_SPACE = OSError(errno.ENOSPC, "No space left on device")
 
 
 def disk_full_at_checkpoint_save(save_number: int = 1):
-    """The ``save_number``-th ``torch.save`` writes half of its bytes, then the disk is full."""
+    """The ``save_number``-th ``torch.save`` writes half of its bytes, then the disk is full.
+    Applied, it returns the count of saves so far (a one-item list)."""
 
-    def apply(patch) -> None:
+    def apply(patch) -> list[int]:
         real_save = torch.save
         calls = [0]
 
@@ -33,6 +34,7 @@ def disk_full_at_checkpoint_save(save_number: int = 1):
             raise NO_SPACE
 
         patch.setattr(torch, "save", save)
+        return calls
 
     return apply
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 
 from qapgen.data.errors import DataFormatError
 from qapgen.data.records import QARecord
+from qapgen.json_input import JSON_FAILURES, explain
 
 
 @dataclass
@@ -96,12 +96,8 @@ def parse_json(text: str, path: Path, line: int | None = None) -> Any:
                 "the file may be truncated or corrupted"
             )
         raise DataFormatError(path, message) from error
-    except RecursionError:
-        raise DataFormatError(
-            path, f"{at}not readable JSON: nested deeper than {sys.getrecursionlimit()} levels"
-        ) from None
-    except ValueError as error:  # e.g. an integer of more than 4300 digits
-        raise DataFormatError(path, f"{at}not readable JSON ({error})") from error
+    except JSON_FAILURES as error:  # nesting past the recursion limit, too long an integer
+        raise DataFormatError(path, f"{at}{explain(error)}") from None
 
 
 def load_json(path: Path) -> Any:
