@@ -27,19 +27,13 @@ from itertools import chain
 from pathlib import Path
 from typing import TextIO
 
+from qapgen.cli.arguments import positive_int
+
 FORMATS = ("jsonl", "csv")
 DEFAULT_TOP_P = 0.9
 # torch.manual_seed's range; a negative seed would only alias a positive one (torch maps
 # it to 2**64 - 1 + seed), so none is taken.
 MAX_SEED = 2**64 - 1
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def seed_value(text: str) -> int:

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from qapgen.cli.generate import positive_int
+from qapgen.cli.arguments import positive_int
 from qapgen.humaneval.kit import (
     GOLD,
     HumanEvalError,
