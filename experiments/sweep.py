@@ -37,6 +37,7 @@ from qapgen.cli.main import (
     is_user_error,
     one_line,
 )
+from qapgen.json_input import read_json_object
 from qapgen.trust import CorruptCheckpointError, UntrustedError, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,16 +165,9 @@ def set_aside(path: Path) -> Path:
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
-    """A cell's JSON record, or None when it is missing; ``ValueError`` when damaged."""
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"{path}: not valid JSON ({one_line(error)})") from error
-    if not isinstance(record, dict):
-        raise ValueError(f"{path}: expected a JSON object, found {type(record).__name__}")
-    return record
+    """A cell's JSON record, or None when it is missing; ``JSONFileError`` (a ValueError)
+    when damaged."""
+    return read_json_object(path) if path.exists() else None
 
 
 def finished(directory: Path, label: str) -> bool:

@@ -27,6 +27,7 @@ from safetensors.torch import save_model as save_safetensors_model
 
 from qapgen.atomic_files import atomic_folder, check_output
 from qapgen.data.tokenizer import load_tokenizer
+from qapgen.json_input import JSONFileError, read_json, read_json_object
 from qapgen.models.base import QAPModule
 from qapgen.trust import CorruptCheckpointError, UntrustedError, check_class_path, load_checkpoint
 
@@ -256,9 +257,9 @@ def _load_exported(folder: Path) -> LoadedModel:
     if not config_path.is_file():
         raise ModelLoadError(f"{folder}: not an exported model folder (no {CONFIG_FILE})")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ModelLoadError(f"{config_path}: not valid JSON ({_first_line(error)})") from error
+        config = read_json(config_path)
+    except JSONFileError as error:
+        raise ModelLoadError(f"{config_path}: not valid JSON ({error.detail})") from error
     if not isinstance(config, dict) or config.get("format") != EXPORT_FORMAT:
         found = config.get("format") if isinstance(config, dict) else type(config).__name__
         raise ModelLoadError(f"{config_path}: not a qapgen export (format {found})")
@@ -338,10 +339,9 @@ def _metrics_near(checkpoint: Path) -> dict[str, Any]:
         candidate = folder / "metrics.json"
         if candidate.is_file():
             try:
-                metrics = json.loads(candidate.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                return read_json_object(candidate)
+            except JSONFileError:
                 return {}  # a damaged metrics file costs the model card its numbers only
-            return metrics if isinstance(metrics, dict) else {}
     return {}
 
 

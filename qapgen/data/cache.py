@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from qapgen.data.errors import CorruptCacheError
+from qapgen.json_input import JSONFileError, read_json_object
 
 # The tokenizer's manifest: file name -> sha256 of every file the builder wrote.
 TOKENIZER_MANIFEST = "cache-manifest.json"
@@ -32,18 +33,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
+def read_cache_json(path: Path) -> dict[str, Any]:
     """A cache entry's JSON file as a dict, or CorruptCacheError saying what is wrong."""
     if not path.is_file():
         raise CorruptCacheError(f"{path.name} is missing")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
-        shown = "it is empty" if not path.stat().st_size else type(error).__name__
-        raise CorruptCacheError(f"{path.name} is not valid JSON ({shown})") from None
-    if not isinstance(value, dict):
-        raise CorruptCacheError(f"{path.name} is not a JSON object")
-    return value
+        return read_json_object(path)
+    except JSONFileError as error:
+        raise CorruptCacheError(f"{path.name} is {error.reason}") from None
+    except OSError as error:
+        raise CorruptCacheError(f"{path.name} is unreadable ({error.strerror})") from None
 
 
 def check_sha256(folder: Path, name: str, expected: Any) -> None:
@@ -63,7 +62,7 @@ def write_manifest(folder: Path) -> None:
 
 def check_manifest(folder: Path) -> None:
     """Every file ``write_manifest`` recorded is there, unchanged."""
-    manifest = read_json_object(folder / TOKENIZER_MANIFEST)
+    manifest = read_cache_json(folder / TOKENIZER_MANIFEST)
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise CorruptCacheError(f"{TOKENIZER_MANIFEST} lists no files")

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from qapgen.atomic_files import atomic_folder
-from qapgen.data.cache import check_sha256, file_sha256, load_checked, read_json_object
+from qapgen.data.cache import check_sha256, file_sha256, load_checked, read_cache_json
 from qapgen.data.errors import CorruptCacheError, DataFormatError, PreparationOptionError
 from qapgen.data.fixtures import FIXTURES_PATH, fixture_path
 from qapgen.data.readers import get_source, read_source
@@ -477,7 +477,7 @@ _META_FIELDS = {
 def load_prepared(directory: Path) -> PreparedData:
     """Read a cache entry ``save_prepared`` wrote, checking every file against meta.json;
     CorruptCacheError says what does not match."""
-    meta = read_json_object(directory / "meta.json")
+    meta = read_cache_json(directory / "meta.json")
     for key, kind in _META_FIELDS.items():
         if not isinstance(meta.get(key), kind):
             raise CorruptCacheError(f"meta.json has no valid {key!r}")

@@ -7,7 +7,6 @@ mean ± sample standard deviation.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qapgen.atomic_files import atomic_write_text
+from qapgen.json_input import JSONFileError, read_json_object
 from qapgen.paper import DATASET_NAMES, MODEL_NAMES
 
 
@@ -66,14 +66,9 @@ def collect_results(
 
 def _read_object(path: Path) -> dict[str, Any]:
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(
-            f"{path.name} is damaged ({type(error).__name__}); rerun the sweep"
-        ) from error
-    if not isinstance(record, dict):
-        raise ValueError(f"{path.name} is damaged (not a JSON object); rerun the sweep")
-    return record
+        return read_json_object(path)
+    except JSONFileError as error:
+        raise ValueError(f"{path.name} is damaged ({error.reason}); rerun the sweep") from error
 
 
 def summarise(values: list[float]) -> tuple[float, float | None] | None:
