@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
+from lightning.pytorch.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader, Dataset
 from transformers import PreTrainedTokenizerBase
 
@@ -39,6 +42,10 @@ from qapgen.performance import bucket_width
 
 log = logging.getLogger(__name__)
 
+# ``num_workers: auto`` on CUDA: examples are tokenized ahead (setup), so workers only
+# collate; a few keep one GPU fed, and more would only take cores from the other ranks.
+MAX_AUTO_WORKERS = 4
+
 
 def _load_cached_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
     """A tokenizer the data module trained, once its files pass their checksums."""
@@ -66,6 +73,54 @@ class EncodedDataset(Dataset):
         return self.examples[index]
 
 
+@dataclass(frozen=True)
+class LoaderSettings:
+    """How the DataModule's DataLoaders load: worker processes and pinned host memory."""
+
+    num_workers: int
+    pin_memory: bool
+
+    @property
+    def persistent_workers(self) -> bool:
+        # Workers outlive each epoch rather than being forked again for every one.
+        return self.num_workers > 0
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on (its affinity, which schedulers such as SLURM
+    restrict), else every core of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def loader_settings(
+    num_workers: int | Literal["auto"],
+    *,
+    on_cuda: bool,
+    processes_per_node: int = 1,
+    cpus: int | None = None,
+) -> LoaderSettings:
+    """Resolve ``QAPDataModule``'s ``num_workers`` for a run on CUDA or not.
+
+    ``auto``: on CUDA, ``min(4, cpus // processes_per_node - 1)`` workers (one core left to
+    each training process; every DDP process on a node starts its own workers), else 0, so
+    CPU runs and the test suite collate in the main process. Pinned memory exactly on
+    CUDA: host-to-device copies of pinned batches are faster and can be asynchronous.
+    """
+    if num_workers == "auto":
+        if on_cuda:
+            share = (available_cpus() if cpus is None else cpus) // max(processes_per_node, 1)
+            workers = max(0, min(MAX_AUTO_WORKERS, share - 1))
+        else:
+            workers = 0
+    elif isinstance(num_workers, int) and not isinstance(num_workers, bool) and num_workers >= 0:
+        workers = num_workers
+    else:
+        raise ValueError(f"data.num_workers: expected auto or an integer >= 0, got {num_workers!r}")
+    return LoaderSettings(num_workers=workers, pin_memory=on_cuda)
+
+
 class QAPDataModule(L.LightningDataModule):
     """Prepared QA records -> tokenized, length-grouped, dynamically padded batches.
 
@@ -88,8 +143,14 @@ class QAPDataModule(L.LightningDataModule):
         sentence_policy: ``unique`` or ``every_pair``; None takes the dataset's default.
         coqa_context, coqa_unanswerable, split_seed, article_split: preparation options
             (see PrepareOptions).
-        seed: fixes the training order (with the epoch).
-        num_workers: DataLoader workers.
+        seed: fixes the training order (with the epoch). The order comes from the sampler
+            in the main process, so it does not depend on ``num_workers``; workers are
+            seeded from a generator seeded with ``seed``.
+        num_workers: DataLoader worker processes. ``auto`` (default): on CUDA ``min(4,
+            cores - 1)`` per training process, else 0 (see ``loader_settings``); an
+            integer is used as given. Workers persist across epochs. CUDA is the attached
+            trainer's accelerator, or ``torch.cuda.is_available()`` without a trainer.
+            Batches are pinned in host memory exactly when loading for CUDA.
         cache_dir: prepared data and trained tokenizers (default ``$QAPGEN_CACHE_DIR``
             or ``~/.cache/qapgen``).
         features: override the features the model declares (rarely needed).
@@ -123,7 +184,7 @@ class QAPDataModule(L.LightningDataModule):
         split_seed: int = 0,
         article_split: tuple[int, int, int] | None = None,
         seed: int = 0,
-        num_workers: int = 0,
+        num_workers: int | Literal["auto"] = "auto",
         cache_dir: str | None = None,
         features: tuple[Feature, ...] | None = None,
         pad_to_buckets: list[int] | None = None,
@@ -153,6 +214,8 @@ class QAPDataModule(L.LightningDataModule):
             article_split=tuple(article_split) if article_split else None,
         )
         self.seed = seed
+        # Checked now, so that a bad value fails at construction, not at the first batch.
+        loader_settings(num_workers, on_cuda=False)
         self.num_workers = num_workers
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self._features_override = features
@@ -238,6 +301,17 @@ class QAPDataModule(L.LightningDataModule):
         self._features = features
 
     # -- loading -----------------------------------------------------------------------
+    def loader_settings(self) -> LoaderSettings:
+        """``num_workers`` resolved for the attached trainer's accelerator (see the module
+        function ``loader_settings``)."""
+        if self.trainer is None:
+            return loader_settings(self.num_workers, on_cuda=torch.cuda.is_available())
+        return loader_settings(
+            self.num_workers,
+            on_cuda=isinstance(self.trainer.accelerator, CUDAAccelerator),
+            processes_per_node=self.trainer.num_devices,
+        )
+
     def _loader(self, role: str, batch_size: int, shuffle: bool) -> DataLoader:
         dataset = self.datasets[role]
         source = next(
@@ -249,6 +323,7 @@ class QAPDataModule(L.LightningDataModule):
         generator.manual_seed(self.seed)
         # Only training resumes mid-epoch; evaluation loaders are unshuffled and restart whole.
         loader_class = ResumableDataLoader if role == "train" else DataLoader
+        settings = self.loader_settings()
         return loader_class(
             dataset,
             batch_size=batch_size,
@@ -259,8 +334,9 @@ class QAPDataModule(L.LightningDataModule):
                 buckets=self.pad_to_buckets,
                 max_lengths=self.max_lengths,
             ),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=settings.num_workers,
+            persistent_workers=settings.persistent_workers,
+            pin_memory=settings.pin_memory,
             generator=generator,
         )
 
@@ -333,15 +409,28 @@ class Collator:
                 self.max_lengths.get(feature.max_length_key),
             )
             pad = self.pad_token_id if feature.role == "input" else IGNORE_INDEX
-            ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-            for row, sequence in enumerate(sequences):
-                ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+            ids, tokens = pad_rows(sequences, width, pad)
             if feature.role == "input":
-                mask = torch.zeros_like(ids)
-                for row, sequence in enumerate(sequences):
-                    mask[row, : len(sequence)] = 1
                 batch[f"{feature.name}_ids"] = ids
-                batch[f"{feature.name}_attention_mask"] = mask
+                batch[f"{feature.name}_attention_mask"] = tokens.long()
             else:
                 batch[f"{feature.name}_labels"] = ids
         return batch
+
+
+def pad_rows(sequences: list[list[int]], width: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, tokens)``: the rows left-aligned in a ``(B, width)`` long tensor filled with
+    ``pad``, and a bool ``(B, width)`` mask of where their tokens are.
+
+    Built from one tensor of all the rows' tokens, not a tensor write per row: that Python
+    loop was most of a batch's collation time.
+    """
+    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+    tokens = torch.arange(width) < lengths[:, None]  # (B, width)
+    ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+    # masked_scatter_ fills the True positions in row-major order: exactly the rows'
+    # tokens one row after the other.
+    ids.masked_scatter_(
+        tokens, torch.tensor(list(chain.from_iterable(sequences)), dtype=torch.long)
+    )
+    return ids, tokens

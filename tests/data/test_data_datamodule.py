@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qapgen.data.datamodule import QAPDataModule
+from qapgen.data import datamodule
+from qapgen.data.datamodule import LoaderSettings, QAPDataModule, loader_settings
 from qapgen.data.features import (
     ANSWER_SPAN,
     ANSWER_TARGET,
@@ -168,6 +169,71 @@ def test_workers_give_the_same_batches():
         return next(iter(module.train_dataloader()))["input_ids"]
 
     assert torch.equal(first(0), first(2))
+
+
+@pytest.mark.parametrize(
+    ("cpus", "processes", "workers"),
+    [(16, 1, 4), (4, 1, 3), (2, 1, 1), (1, 1, 0), (16, 8, 1), (64, 8, 4)],
+)
+def test_auto_workers_on_cuda_leave_a_core_to_each_training_process(cpus, processes, workers):
+    settings = loader_settings("auto", on_cuda=True, processes_per_node=processes, cpus=cpus)
+    assert settings == LoaderSettings(num_workers=workers, pin_memory=True)
+    assert settings.persistent_workers is (workers > 0)
+
+
+def test_auto_loads_in_the_main_process_off_cuda():
+    settings = loader_settings("auto", on_cuda=False, cpus=64)
+    assert settings == LoaderSettings(num_workers=0, pin_memory=False)
+    assert not settings.persistent_workers
+
+
+def test_explicit_workers_are_kept_and_pinning_follows_cuda():
+    assert loader_settings(2, on_cuda=False) == LoaderSettings(2, pin_memory=False)
+    assert loader_settings(0, on_cuda=True) == LoaderSettings(0, pin_memory=True)
+    for bad in (-1, "four", True):
+        with pytest.raises(ValueError, match="data.num_workers"):
+            loader_settings(bad, on_cuda=False)
+    with pytest.raises(ValueError, match="data.num_workers"):
+        QAPDataModule(num_workers="many")
+
+
+def test_default_loaders_on_cpu_have_no_workers_and_no_pinned_memory(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    module = make_module(DEFAULT_FEATURES)
+    assert module.hparams.num_workers == "auto"
+    for loader in (module.train_dataloader(), module.val_dataloader()):
+        assert loader.num_workers == 0
+        assert not loader.pin_memory and not loader.persistent_workers
+
+
+def test_auto_without_a_trainer_follows_cuda_availability(monkeypatch):
+    # Resolution only: no loader is built, so CUDA is never touched.
+    module = QAPDataModule(dataset="squad", path="fixtures")
+    monkeypatch.setattr(datamodule, "available_cpus", lambda: 8)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert module.loader_settings() == LoaderSettings(num_workers=4, pin_memory=True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert module.loader_settings() == LoaderSettings(num_workers=0, pin_memory=False)
+
+
+def test_an_attached_cpu_trainer_decides_over_cuda_availability(monkeypatch):
+    import lightning as L
+
+    module = QAPDataModule(dataset="squad", path="fixtures")
+    module.trainer = L.Trainer(
+        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False
+    )
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert module.loader_settings() == LoaderSettings(num_workers=0, pin_memory=False)
+
+
+@pytest.mark.parametrize(("given", "parsed"), [("auto", "auto"), ("4", 4), ("0", 0)])
+def test_the_cli_takes_auto_or_a_count_of_workers(given, parsed):
+    from lightning.pytorch.cli import LightningArgumentParser
+
+    parser = LightningArgumentParser()
+    parser.add_lightning_class_args(QAPDataModule, "data")
+    assert parser.parse_args(["--data.num_workers", given]).data.num_workers == parsed
 
 
 def test_tokenizer_training_is_deterministic(tmp_path):
