@@ -115,8 +115,12 @@ class AnswerGuidedGate(nn.Module):
             question_offset : question_offset + steps, :answer_length
         ]  # (T, L_a)
         masked_answer = answer_states * mask[..., None].to(answer_states.dtype)
-        gate = torch.einsum(
-            "tl,bld->btd", mixing.to(masked_answer.dtype), masked_answer
+        # A batched matmul rather than einsum("tl,bld->btd"): einsum's backward hands
+        # d(h^a_dec) on in a (T, B, d) layout, and a compiled backward that assumed the
+        # contiguous layout (fake-tensor tracing of dropout's backward does) then fails at a
+        # `view`; bmm's gradient for its second operand is contiguous.
+        gate = torch.bmm(
+            mixing.to(masked_answer.dtype).expand(batch, -1, -1), masked_answer
         )  # (B, T, d)
         if self.gate_activation == "sigmoid":
             gate = torch.sigmoid(gate)

@@ -31,7 +31,7 @@ class GeneratedPairs:
     question_ids: torch.Tensor  # (B, ≤ max_question_length)
     answer_scores: (
         torch.Tensor | None
-    )  # (B,) length-normalised beam log-probability; None if num_beams=1
+    )  # (B,) length-normalised beam log-probability; None unless asked for, or if num_beams=1
     question_scores: torch.Tensor | None  # (B,)
 
 
@@ -106,6 +106,7 @@ def _generation_config(
     max_new_tokens: int,
     length_penalty: float,
     use_cache: bool,
+    with_scores: bool = False,
 ) -> GenerationConfig:
     return GenerationConfig(
         do_sample=False,
@@ -122,7 +123,8 @@ def _generation_config(
         pad_token_id=core.pad_token_id,
         use_cache=use_cache,
         return_dict_in_generate=True,
-        output_scores=num_beams > 1,
+        # Scores cost a (rows, V) fp32 copy per step; beam scores exist only with them.
+        output_scores=with_scores and num_beams > 1,
     )
 
 
@@ -154,6 +156,7 @@ def generate_pairs(
     max_question_length: int | None = None,
     length_penalty: float = 1.0,
     use_cache: bool = True,
+    with_scores: bool = False,
 ) -> GeneratedPairs:
     """Generate one (answer, question) pair per input row.
 
@@ -161,6 +164,7 @@ def generate_pairs(
     2. run the answer decoder teacher-forced over [start] + answer to get h^a_dec (as in training);
     3. beam-search the question with the gate over h^a_dec.
     Lengths count tokens including `</s>` and default to the core's max lengths (the gate's L, M).
+    `with_scores` returns the beams' length-normalised log-probabilities (beam search only).
     """
     max_answer_length = max_answer_length or core.max_answer_length
     max_question_length = max_question_length or core.max_question_length
@@ -185,6 +189,7 @@ def generate_pairs(
             max_answer_length,
             length_penalty,
             use_cache,
+            with_scores,
         ),
     )
     answer_ids = strip_start_token(
@@ -213,6 +218,7 @@ def generate_pairs(
             max_question_length,
             length_penalty,
             use_cache,
+            with_scores,
         ),
     )
     return GeneratedPairs(

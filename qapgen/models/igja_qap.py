@@ -1,9 +1,12 @@
 """IGJA-QAP core: one T5 encoder, one decoder shared by the answer and the question (paper 3.1-3.4).
 
-Training runs two teacher-forced decoder passes over the same encoder output, answer first:
-the answer pass gives log P_a through the pointer network (eqs 2-7) and the answer states h^a_dec;
-the question pass gives h^q_dec, which the answer-guided gate fuses with h^a_dec (eqs 8-12)
-before the question head (eq. 13). The loss is Φ_a + Φ_q (eq. 14).
+Training decodes the answer and the question teacher-forced over the same encoder output: the
+answer gives log P_a through the pointer network (eqs 2-7) and the answer states h^a_dec; the
+question gives h^q_dec, which the answer-guided gate fuses with h^a_dec (eqs 8-12) before the
+question head (eq. 13). The loss is Φ_a + Φ_q (eq. 14). With the shared decoder both are one
+decoder call over [answer; question] under a block-diagonal causal mask, which equals two
+separate passes (neither segment sees the other, and T5's position bias is relative); the loss
+reads each label's probability only, never a vocabulary-sized mixture.
 
 Ablations (paper 4.6) are constructor switches: `use_gate=False` (Ours-gate), `use_pointer=False`
 (Ours-pointer), `shared_decoder=False` (Ours-two-decoder). The paper's open readings are switches
@@ -24,7 +27,9 @@ from transformers import T5ForConditionalGeneration
 from transformers.cache_utils import Cache
 from transformers.models.t5.modeling_t5 import T5Stack
 
+from qapgen.models.attention_masks import block_causal_attention_mask, padding_attention_mask
 from qapgen.models.backbone import vocabulary_logits
+from qapgen.models.copy_attention import CrossAttentionProbe
 from qapgen.models.gate import (
     GATE_FUSIONS,
     AnswerGuidedGate,
@@ -34,7 +39,7 @@ from qapgen.models.gate import (
 )
 from qapgen.models.generation import GeneratedPairs, generate_pairs
 from qapgen.models.generator_head import GeneratorHead
-from qapgen.models.pointer import PointerGenerator, copy_attention
+from qapgen.models.pointer import PointerGenerator, vocabulary_label_log_probs
 
 IGNORE_INDEX = -100
 LossReduction = Literal["sequence", "token"]
@@ -51,8 +56,9 @@ class IGJAQAPOutput:
     question_loss: torch.Tensor  # mean -log P_q over non-pad question tokens
     answer_sequence_loss: torch.Tensor  # -log P_a(A) summed over each answer, batch mean
     question_sequence_loss: torch.Tensor  # -log P_q(Q) summed over each question, batch mean
-    answer_log_probs: torch.Tensor  # (B, L, V)
-    question_log_probs: torch.Tensor  # (B, M, V)
+    # The full distributions (B, L, V) and (B, M, V), fp32; only with return_distributions=True
+    answer_log_probs: torch.Tensor | None = None
+    question_log_probs: torch.Tensor | None = None
 
 
 @dataclass
@@ -72,18 +78,23 @@ def shift_right(labels: torch.Tensor, start_token_id: int, pad_token_id: int) ->
     return inputs.masked_fill(inputs == IGNORE_INDEX, pad_token_id)
 
 
-def token_nll(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean -log p(label) over positions whose label is not -100."""
-    return F.nll_loss(log_probs.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
-
-
-def sequence_nll(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """-log p(sequence): the sum of -log p(label) over each row's non -100 positions, averaged
-    over the rows. (B, T, V), (B, T) -> scalar."""
+def token_nll(label_log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean -log p(label) over positions whose label is not -100. (B, T), (B, T) -> scalar."""
     real = labels != IGNORE_INDEX
-    picked = log_probs.gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)  # (B, T)
     # `where`, not a product: a padded position's log-probability may be -inf
-    return -torch.where(real, picked, torch.zeros_like(picked)).sum() / labels.size(0)
+    return -torch.where(real, label_log_probs, 0.0).sum() / real.sum()
+
+
+def sequence_nll(label_log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """-log p(sequence): the sum of -log p(label) over each row's non -100 positions, averaged
+    over the rows. (B, T), (B, T) -> scalar."""
+    real = labels != IGNORE_INDEX
+    return -torch.where(real, label_log_probs, 0.0).sum() / labels.size(0)
+
+
+def label_log_probs(log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """log p(label) (B, T) read from full distributions (B, T, V); -100 reads id 0."""
+    return log_probs.gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1)
 
 
 class IGJAQAP(nn.Module):
@@ -148,10 +159,6 @@ class IGJAQAP(nn.Module):
         self.shared_decoder = shared_decoder
         self.gate_fusion = gate_fusion
         self.loss_reduction = loss_reduction
-        if use_pointer:
-            # The copy attention β is read from the cross-attention probabilities, which only the
-            # eager attention kernel returns (SDPA fuses them away). Only the decoder is switched.
-            backbone.decoder.set_attn_implementation("eager")
         self.pointer = PointerGenerator(config.d_model, use_pointer=use_pointer)
         self.gate = (
             AnswerGuidedGate(
@@ -166,6 +173,8 @@ class IGJAQAP(nn.Module):
         )
         # Registered only in the ablation, so the shared model has no duplicate parameter names.
         self.separate_question_decoder = None if shared_decoder else copy.deepcopy(backbone.decoder)
+        # After the copy: the question decoder needs no probe.
+        self.copy_probe = CrossAttentionProbe(backbone.decoder) if use_pointer else None
         self.answer_head = GeneratorHead(backbone) if separate_generators else None
         self.question_head = GeneratorHead(backbone) if separate_generators else None
         if separate_generators and backbone.lm_head.weight is not backbone.shared.weight:
@@ -214,8 +223,22 @@ class IGJAQAP(nn.Module):
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """h_enc (B, N, d) (eq. 1)."""
         return self.backbone.encoder(
-            input_ids=input_ids, attention_mask=attention_mask
+            input_ids=input_ids, attention_mask=self._source_mask(attention_mask)
         ).last_hidden_state
+
+    def _source_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        return padding_attention_mask(attention_mask, self.backbone.config)
+
+    def _copy_attention(
+        self,
+        attention_mask: torch.Tensor,
+        past_key_values: Cache | None = None,
+        steps: int | None = None,
+    ) -> torch.Tensor | None:
+        """β of the answer decoder's last call (None without the pointer)."""
+        if self.copy_probe is None:
+            return None
+        return self.copy_probe.copy_attention_of(attention_mask, past_key_values, steps)
 
     def decode_answer(
         self,
@@ -231,21 +254,17 @@ class IGJAQAP(nn.Module):
         decoded = self.answer_decoder(
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_states,
-            encoder_attention_mask=attention_mask,
+            encoder_attention_mask=self._source_mask(attention_mask),
             past_key_values=past_key_values,
             use_cache=use_cache,
-            output_attentions=self.use_pointer,
         )
         hidden = decoded.last_hidden_state  # (B, T, d)
-        beta = (
-            copy_attention(decoded.cross_attentions[-1], attention_mask)
-            if self.use_pointer
-            else None
-        )
+        cache = decoded.past_key_values if use_cache else None
+        beta = self._copy_attention(attention_mask, cache)
         log_probs = self.pointer(
             self.answer_logits(hidden), hidden, beta, encoder_states, source_ids
         )
-        return DecoderStep(log_probs, hidden, decoded.past_key_values if use_cache else None)
+        return DecoderStep(log_probs, hidden, cache)
 
     def decode_question(
         self,
@@ -267,7 +286,7 @@ class IGJAQAP(nn.Module):
         decoded = self.question_decoder(
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_states,
-            encoder_attention_mask=attention_mask,
+            encoder_attention_mask=self._source_mask(attention_mask),
             past_key_values=past_key_values,
             use_cache=use_cache,
         )
@@ -278,52 +297,101 @@ class IGJAQAP(nn.Module):
         log_probs = F.log_softmax(self.question_logits(fused).float(), dim=-1)
         return DecoderStep(log_probs, fused, decoded.past_key_values if use_cache else None)
 
+    def teacher_forced_states(
+        self,
+        answer_inputs: torch.Tensor,
+        question_inputs: torch.Tensor,
+        encoder_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(h^a_dec (B, L, d), h^q_dec (B, M, d), β (B, L, N) or None) for teacher forcing.
+
+        The shared decoder makes them in one call over [answer; question] with a
+        block-diagonal causal mask; the two-decoder ablation calls each decoder once.
+        """
+        source_mask = self._source_mask(attention_mask)
+        answer_length = answer_inputs.size(1)
+        if self.separate_question_decoder is None:
+            lengths = (answer_length, question_inputs.size(1))
+            hidden = self.backbone.decoder(
+                input_ids=torch.cat([answer_inputs, question_inputs], dim=1),
+                attention_mask=block_causal_attention_mask(
+                    lengths, self.backbone.config, answer_inputs.device
+                ),
+                encoder_hidden_states=encoder_states,
+                encoder_attention_mask=source_mask,
+            ).last_hidden_state
+            beta = self._copy_attention(attention_mask, steps=answer_length)
+            return hidden[:, :answer_length], hidden[:, answer_length:], beta
+        answer_hidden = self.answer_decoder(
+            input_ids=answer_inputs,
+            encoder_hidden_states=encoder_states,
+            encoder_attention_mask=source_mask,
+        ).last_hidden_state
+        beta = self._copy_attention(attention_mask)
+        question_hidden = self.question_decoder(
+            input_ids=question_inputs,
+            encoder_hidden_states=encoder_states,
+            encoder_attention_mask=source_mask,
+        ).last_hidden_state
+        return answer_hidden, question_hidden, beta
+
     def forward(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         answer_labels: torch.Tensor,
         question_labels: torch.Tensor,
+        *,
+        return_distributions: bool = False,
     ) -> IGJAQAPOutput:
         """Teacher-forced losses.
 
         input_ids, attention_mask (B, N): context + `</s>`; answer_labels (B, L) and
         question_labels (B, M): token ids ending with `</s>`, -100 on padding.
+        `return_distributions` also returns log P_a and log P_q over the vocabulary (the loss
+        never needs them).
         """
         self._check_lengths(answer_labels.size(1), question_labels.size(1))
         encoder_states = self.encode(input_ids, attention_mask)
-        answer = self.decode_answer(
+        answer_hidden, question_hidden, beta = self.teacher_forced_states(
             shift_right(answer_labels, self.answer_start_token_id, self.pad_token_id),
-            encoder_states,
-            attention_mask,
-            input_ids,
-        )
-        question = self.decode_question(
             shift_right(question_labels, self.question_start_token_id, self.pad_token_id),
             encoder_states,
             attention_mask,
-            answer.hidden_states,
-            answer_labels != IGNORE_INDEX,
         )
-        answer_loss = token_nll(answer.log_probs, answer_labels)
-        question_loss = token_nll(question.log_probs, question_labels)
-        answer_sequence_loss = sequence_nll(answer.log_probs, answer_labels)
-        question_sequence_loss = sequence_nll(question.log_probs, question_labels)
+        fused = self.question_generator_input(
+            question_hidden, answer_hidden, answer_labels != IGNORE_INDEX
+        )
+        answer_logits = self.answer_logits(answer_hidden)
+        question_logits = self.question_logits(fused)
+        answer_picked = self.pointer.label_log_probs(
+            answer_logits, answer_hidden, beta, encoder_states, input_ids, answer_labels
+        )  # (B, L): log P_a(y_l)
+        question_picked = vocabulary_label_log_probs(question_logits, question_labels)  # (B, M)
+        answer_loss = token_nll(answer_picked, answer_labels)
+        question_loss = token_nll(question_picked, question_labels)
+        answer_sequence_loss = sequence_nll(answer_picked, answer_labels)
+        question_sequence_loss = sequence_nll(question_picked, question_labels)
         # eq. 14: Φ = -log P_a - log P_q = Φ_a + Φ_q (no balancing weight)
         loss = (
             answer_sequence_loss + question_sequence_loss
             if self.loss_reduction == "sequence"
             else answer_loss + question_loss
         )
-        return IGJAQAPOutput(
+        output = IGJAQAPOutput(
             loss=loss,
             answer_loss=answer_loss,
             question_loss=question_loss,
             answer_sequence_loss=answer_sequence_loss,
             question_sequence_loss=question_sequence_loss,
-            answer_log_probs=answer.log_probs,
-            question_log_probs=question.log_probs,
         )
+        if return_distributions:
+            output.answer_log_probs = self.pointer(
+                answer_logits, answer_hidden, beta, encoder_states, input_ids
+            )
+            output.question_log_probs = F.log_softmax(question_logits.float(), dim=-1)
+        return output
 
     @torch.no_grad()
     def generate_pairs(
@@ -335,6 +403,7 @@ class IGJAQAP(nn.Module):
         max_answer_length: int | None = None,
         max_question_length: int | None = None,
         length_penalty: float = 1.0,
+        with_scores: bool = False,
     ) -> GeneratedPairs:
         """Beam-search an answer, then a question guided by it. See `generation.generate_pairs`."""
         return generate_pairs(
@@ -345,6 +414,7 @@ class IGJAQAP(nn.Module):
             max_answer_length=max_answer_length,
             max_question_length=max_question_length,
             length_penalty=length_penalty,
+            with_scores=with_scores,
         )
 
     def _check_lengths(self, answer_length: int, question_length: int) -> None:

@@ -13,6 +13,7 @@ import torch
 from transformers import T5ForConditionalGeneration
 
 from qapgen.data.features import IGNORE_INDEX
+from qapgen.models.attention_masks import padding_attention_mask
 from qapgen.models.constraints import ContextSpanConstraint
 from qapgen.models.generation import label_lengths, strip_start_token
 
@@ -32,11 +33,15 @@ def seq2seq_loss(
     labels: torch.Tensor,
     start_token_id: int,
 ) -> torch.Tensor:
-    """Mean token cross-entropy of ``labels`` (-100 ignored) given the input, teacher forced."""
+    """Mean token cross-entropy of ``labels`` (-100 ignored) given the input, teacher forced.
+
+    The padding mask goes in 4-D, so that transformers does not stop to ask the device
+    whether anything is padded (`qapgen.models.attention_masks`).
+    """
     decoder_input_ids = shift_right(labels, start_token_id, backbone.config.pad_token_id)
     output = backbone(
         input_ids=input_ids,
-        attention_mask=attention_mask,
+        attention_mask=padding_attention_mask(attention_mask, backbone.config),
         decoder_input_ids=decoder_input_ids,
         labels=labels,
     )

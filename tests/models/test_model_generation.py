@@ -77,8 +77,10 @@ def test_greedy_generation_matches_an_explicit_decoding_loop(switches):
 def test_beam_search_with_and_without_cache_agree_and_batching_changes_nothing():
     core = tiny_core(seed=1)
     input_ids, attention_mask = contexts()
-    cached = generate_pairs(core, input_ids, attention_mask, num_beams=3)
-    uncached = generate_pairs(core, input_ids, attention_mask, num_beams=3, use_cache=False)
+    cached = generate_pairs(core, input_ids, attention_mask, num_beams=3, with_scores=True)
+    uncached = generate_pairs(
+        core, input_ids, attention_mask, num_beams=3, use_cache=False, with_scores=True
+    )
     torch.testing.assert_close(cached.answer_ids, uncached.answer_ids)
     torch.testing.assert_close(cached.question_ids, uncached.question_ids)
     torch.testing.assert_close(cached.question_scores, uncached.question_scores)
@@ -98,10 +100,16 @@ def test_outputs_respect_lengths_and_padding():
     core = tiny_core(seed=2)
     input_ids, attention_mask = contexts()
     pairs = generate_pairs(
-        core, input_ids, attention_mask, num_beams=2, max_answer_length=3, max_question_length=4
-    )
+        core, input_ids, attention_mask, num_beams=2, max_answer_length=3, max_question_length=4,
+        with_scores=True,
+    )  # fmt: skip
     assert pairs.answer_ids.size(1) <= 3 and pairs.question_ids.size(1) <= 4
     assert pairs.answer_scores.shape == (3,) and pairs.question_scores.shape == (3,)
+    unscored = generate_pairs(
+        core, input_ids, attention_mask, num_beams=2, max_answer_length=3, max_question_length=4
+    )
+    assert unscored.answer_scores is None and unscored.question_scores is None
+    torch.testing.assert_close(unscored.question_ids, pairs.question_ids)
     for ids in (*pairs.answer_ids, *pairs.question_ids):
         ids = ids.tolist()
         if 1 in ids:

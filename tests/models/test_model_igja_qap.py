@@ -7,7 +7,13 @@ from torch.nn import functional as F
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from qapgen.models.backbone import load_backbone, vocabulary_logits
-from qapgen.models.igja_qap import IGJAQAP, sequence_nll, shift_right, token_nll
+from qapgen.models.igja_qap import (
+    IGJAQAP,
+    label_log_probs,
+    sequence_nll,
+    shift_right,
+    token_nll,
+)
 
 VOCAB = 40
 ANSWER_START, QUESTION_START = VOCAB - 1, VOCAB - 2
@@ -70,7 +76,7 @@ def _label_terms(log_probs, labels):
 def test_loss_is_answer_plus_question_loss_computed_independently(reduction):
     core = tiny_core(loss_reduction=reduction)
     input_ids, attention_mask, answer_labels, question_labels = batch()
-    out = core(input_ids, attention_mask, answer_labels, question_labels)
+    out = core(input_ids, attention_mask, answer_labels, question_labels, return_distributions=True)
 
     def token_mean(log_probs, labels):
         return torch.stack([term for row in _label_terms(log_probs, labels) for term in row]).mean()
@@ -105,8 +111,9 @@ def test_sequence_loss_weights_each_sequence_by_its_length():
     log_probs = torch.full((2, 2, 4), -torch.inf)
     log_probs[0, 0, 2], log_probs[0, 1, 1], log_probs[1, 0, 3] = -1.0, -2.0, -3.0
     labels = torch.tensor([[2, 1], [3, -100]])
-    torch.testing.assert_close(sequence_nll(log_probs, labels), torch.tensor(3.0))
-    torch.testing.assert_close(token_nll(log_probs, labels), torch.tensor(2.0))
+    picked = label_log_probs(log_probs, labels)
+    torch.testing.assert_close(sequence_nll(picked, labels), torch.tensor(3.0))
+    torch.testing.assert_close(token_nll(picked, labels), torch.tensor(2.0))
 
 
 def test_unknown_readings_are_rejected():
@@ -164,7 +171,7 @@ def test_without_pointer_and_gate_the_losses_are_plain_t5_losses():
     """An independent path: T5ForConditionalGeneration's own forward with our start tokens."""
     core = tiny_core(use_pointer=False, use_gate=False)
     input_ids, attention_mask, answer_labels, question_labels = batch()
-    out = core(input_ids, attention_mask, answer_labels, question_labels)
+    out = core(input_ids, attention_mask, answer_labels, question_labels, return_distributions=True)
     for labels, start, loss in [
         (answer_labels, ANSWER_START, out.answer_loss),
         (question_labels, QUESTION_START, out.question_loss),
@@ -182,7 +189,9 @@ def test_without_pointer_and_gate_the_losses_are_plain_t5_losses():
 def test_padding_changes_nothing():
     core = tiny_core()
     input_ids, attention_mask, answer_labels, question_labels = batch()
-    reference = core(input_ids, attention_mask, answer_labels, question_labels)
+    reference = core(
+        input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+    )
 
     def pad(tensor, value):
         return F.pad(tensor, (0, 2), value=value)
@@ -192,6 +201,7 @@ def test_padding_changes_nothing():
         pad(attention_mask, 0),
         pad(answer_labels, -100),
         pad(question_labels, -100),
+        return_distributions=True,
     )
     torch.testing.assert_close(padded.answer_loss, reference.answer_loss)
     torch.testing.assert_close(padded.question_loss, reference.question_loss)
@@ -231,7 +241,9 @@ def test_two_decoders_train_separately():
     # without the gate the question loss reaches the answer decoder through nothing at all
     core = tiny_core(shared_decoder=False, use_gate=False).train()
     input_ids, attention_mask, answer_labels, question_labels = batch()
-    core(input_ids, attention_mask, answer_labels, question_labels).question_loss.backward()
+    core(
+        input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+    ).question_loss.backward()
     assert all(p.grad is None for p in core.answer_decoder.block.parameters())
     assert any(p.grad is not None for p in core.question_decoder.parameters())
 
@@ -283,7 +295,9 @@ def test_bf16_autocast_forward_and_backward_have_no_nan():
     core = tiny_core().train()
     input_ids, attention_mask, answer_labels, question_labels = batch()
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
-        out = core(input_ids, attention_mask, answer_labels, question_labels)
+        out = core(
+            input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+        )
     assert out.answer_log_probs.dtype == torch.float32
     assert torch.isfinite(out.loss)
     out.loss.backward()
@@ -297,15 +311,23 @@ def test_gate_switch_removes_the_answer_from_the_question_path():
 
     gated = tiny_core()
     assert gated.gate is not None
-    changed = gated(input_ids, attention_mask, other_answer, question_labels).question_log_probs
-    original = gated(input_ids, attention_mask, answer_labels, question_labels).question_log_probs
+    changed = gated(
+        input_ids, attention_mask, other_answer, question_labels, return_distributions=True
+    ).question_log_probs
+    original = gated(
+        input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+    ).question_log_probs
     assert not torch.allclose(changed[0], original[0])
 
     ungated = tiny_core(use_gate=False)
     assert ungated.gate is None
     assert not any("gate" in name for name, _ in ungated.named_parameters())
-    original = ungated(input_ids, attention_mask, answer_labels, question_labels)
-    changed = ungated(input_ids, attention_mask, other_answer, question_labels)
+    original = ungated(
+        input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+    )
+    changed = ungated(
+        input_ids, attention_mask, other_answer, question_labels, return_distributions=True
+    )
     torch.testing.assert_close(changed.question_log_probs, original.question_log_probs)
     # and the question head sees h^q directly
     encoder_states = ungated.encode(input_ids, attention_mask)
@@ -325,7 +347,9 @@ def test_pointer_switch_removes_copying():
     assert without.pointer.switch is None
     assert not any("pointer" in name for name, _ in without.named_parameters())
     input_ids, attention_mask, answer_labels, question_labels = batch()
-    out = without(input_ids, attention_mask, answer_labels, question_labels)
+    out = without(
+        input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+    )
     logits = without.backbone(
         input_ids=input_ids,
         attention_mask=attention_mask,
@@ -337,7 +361,7 @@ def test_pointer_switch_removes_copying():
         with_pointer.pointer.switch.weight.zero_()
         with_pointer.pointer.switch.bias.fill_(-1e4)
     copied = with_pointer(
-        input_ids, attention_mask, answer_labels, question_labels
+        input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
     ).answer_log_probs
     absent = torch.ones(VOCAB, dtype=torch.bool)
     absent[input_ids[0, attention_mask[0].bool()]] = False
@@ -355,6 +379,10 @@ def test_state_dict_round_trip_restores_the_model(shared_decoder):
     fresh.load_state_dict(trained.state_dict())
     input_ids, attention_mask, answer_labels, question_labels = batch()
     torch.testing.assert_close(
-        fresh(input_ids, attention_mask, answer_labels, question_labels).loss,
-        trained(input_ids, attention_mask, answer_labels, question_labels).loss,
+        fresh(
+            input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+        ).loss,
+        trained(
+            input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+        ).loss,
     )

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from qapgen.models.copy_attention import copy_attention
 from qapgen.models.pointer import (
     PointerGenerator,
-    copy_attention,
     copy_distribution,
     log_of_probabilities,
 )
@@ -39,18 +39,31 @@ def test_copy_distribution_matches_explicit_loop():
     torch.testing.assert_close(copy_distribution(beta, source_ids, vocab), expected)
 
 
-def test_copy_attention_is_head_mean_with_padding_removed():
+def test_copy_attention_hand_computed():
+    """One head of width 1, keys 0, ln 3 and a padded key: scores are q·k unscaled (T5),
+    so β = softmax(0, ln 3) = (1/4, 3/4) over the real keys and 0 on padding."""
+    queries = torch.tensor([[[1.0]]])  # (B=1, T=1, H·k=1)
+    keys = torch.tensor([[[0.0], [3.0**0.0 * torch.log(torch.tensor(3.0)).item()], [9.0]]])
+    beta = copy_attention(queries, keys, torch.tensor([[1, 1, 0]]), num_heads=1)
+    torch.testing.assert_close(beta, torch.tensor([[[0.25, 0.75, 0.0]]]))
+
+
+def test_copy_attention_is_the_mean_over_heads_of_each_heads_softmax():
     torch.manual_seed(0)
-    attention = torch.rand(2, 3, 4, 5).softmax(-1)  # (B, H, T, N)
+    queries, keys = torch.randn(2, 3, 8), torch.randn(2, 5, 8)  # 2 heads of 4
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
-    beta = copy_attention(attention, mask)
-    mean = attention.mean(1)
-    torch.testing.assert_close(beta[0], mean[0])
-    assert torch.all(beta[1, :, 3:] == 0)
-    torch.testing.assert_close(
-        beta[1, :, :3], mean[1, :, :3] / mean[1, :, :3].sum(-1, keepdim=True)
-    )
-    torch.testing.assert_close(beta.sum(-1), torch.ones(2, 4))
+    beta = copy_attention(queries, keys, mask, num_heads=2)
+    for b in range(2):
+        real = int(mask[b].sum())
+        heads = [
+            (queries[b, :, h * 4 : (h + 1) * 4] @ keys[b, :real, h * 4 : (h + 1) * 4].T).softmax(-1)
+            for h in range(2)
+        ]
+        torch.testing.assert_close(beta[b, :, :real], (heads[0] + heads[1]) / 2)
+        assert torch.all(beta[b, :, real:] == 0)
+    # keys as a decoder cache holds them, (B, H, N, k), give the same β
+    cached = keys.view(2, 5, 2, 4).transpose(1, 2)
+    torch.testing.assert_close(copy_attention(queries, cached, mask, num_heads=2), beta)
 
 
 def _pointer_inputs(seed=0, batch=2, steps=3, length=5, d_model=8, vocab=11):
@@ -128,3 +141,33 @@ def test_pointer_off_is_vocabulary_softmax_without_switch_parameters():
     assert list(pointer.parameters()) == []
     inputs = _pointer_inputs(seed=4)
     torch.testing.assert_close(pointer(**inputs), inputs["vocab_logits"].log_softmax(-1))
+
+
+@pytest.mark.parametrize("use_pointer", [True, False])
+def test_label_log_probs_equal_the_full_mixture_at_the_labels(use_pointer):
+    """The training path (eq. 7 at each label only) against today's full mixture gathered at
+    the labels: equal values and equal gradients, padding (-100) excluded."""
+    inputs = _pointer_inputs(seed=5, vocab=13)
+    labels = torch.randint(0, 13, (2, 3), generator=torch.Generator().manual_seed(6))
+    labels[:, 0] = inputs["source_ids"][:, 1]  # a copyable label ...
+    labels[1, 2] = -100  # ... and padding
+    real = labels != -100
+    values, gradients = [], []
+    for full in (True, False):
+        torch.manual_seed(0)
+        pointer = PointerGenerator(8, use_pointer=use_pointer)
+        leaves = {k: v.clone().requires_grad_(v.is_floating_point()) for k, v in inputs.items()}
+        if full:
+            log_p = pointer(**leaves).gather(-1, labels.clamp_min(0)[..., None])[..., 0]
+        else:
+            log_p = pointer.label_log_probs(**leaves, labels=labels)
+        picked = torch.where(real, log_p, 0.0)
+        picked.sum().backward()
+        values.append(picked)
+        grads = [leaves[k].grad for k in ("vocab_logits", "decoder_states", "encoder_states")]
+        if use_pointer:
+            grads += [leaves["beta"].grad] + [p.grad for p in pointer.parameters()]
+        gradients.append(grads)
+    torch.testing.assert_close(values[1], values[0])
+    for fast, full in zip(gradients[1], gradients[0], strict=True):
+        torch.testing.assert_close(fast, full)

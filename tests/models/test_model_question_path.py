@@ -123,14 +123,16 @@ def held_out_question_accuracy(**overrides) -> float:
     for _ in range(STEPS):
         rows = torch.randint(0, TRAIN_ITEMS, (BATCH,), generator=order)
         context, answer, question = (part[rows] for part in train)
-        loss = core(context, torch.ones_like(context), answer, question).loss
+        loss = core(
+            context, torch.ones_like(context), answer, question, return_distributions=True
+        ).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     core.eval()
     with torch.no_grad():
         context, answer, question = held_out
-        out = core(context, torch.ones_like(context), answer, question)
+        out = core(context, torch.ones_like(context), answer, question, return_distributions=True)
     return (out.question_log_probs.argmax(-1) == question).float().mean().item()
 
 

@@ -41,7 +41,7 @@ def test_real_shapes_train_and_generate_on_cpu(size, gate_heads):
     core = shaped_core(size, gate_heads).train()
     assert core.gate.head_dim == 64  # k = 64 as in the paper
     input_ids, attention_mask, answer_labels, question_labels = batch("cpu")
-    out = core(input_ids, attention_mask, answer_labels, question_labels)
+    out = core(input_ids, attention_mask, answer_labels, question_labels, return_distributions=True)
     assert torch.isfinite(out.loss)
     out.loss.backward()
     core.eval()
@@ -57,7 +57,9 @@ def test_t5_base_shape_bf16_on_gpu():
     core = shaped_core("t5-base-shape", 12, device="cuda").train()
     input_ids, attention_mask, answer_labels, question_labels = batch("cuda")
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-        out = core(input_ids, attention_mask, answer_labels, question_labels)
+        out = core(
+            input_ids, attention_mask, answer_labels, question_labels, return_distributions=True
+        )
     assert torch.isfinite(out.loss)
     out.loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in core.parameters() if p.grad is not None)
