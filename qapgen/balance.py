@@ -12,6 +12,7 @@ Two parts, both config:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import lightning as L
@@ -43,10 +44,16 @@ def shared_parameter_groups(module: nn.Module) -> dict[str, list[nn.Parameter]]:
 def task_gradients(
     losses: dict[str, torch.Tensor], parameters: list[nn.Parameter]
 ) -> dict[str, list[torch.Tensor]]:
-    """Gradient of each task loss w.r.t. ``parameters`` (zeros where a task does not reach)."""
+    """Gradient of each task loss w.r.t. ``parameters`` (zeros where a task does not reach).
+
+    The graph is kept, so the losses' own backward can still run afterwards."""
     gradients = {}
     for task, loss in losses.items():
-        grads = torch.autograd.grad(loss, parameters, retain_graph=True, allow_unused=True)
+        grads = (
+            torch.autograd.grad(loss, parameters, retain_graph=True, allow_unused=True)
+            if loss.requires_grad
+            else [None] * len(parameters)
+        )
         gradients[task] = [
             torch.zeros_like(p) if g is None else g for p, g in zip(parameters, grads, strict=True)
         ]
@@ -59,46 +66,87 @@ def flat(tensors: list[torch.Tensor]) -> torch.Tensor:
 
 def balance_statistics(
     losses: dict[str, torch.Tensor], groups: dict[str, list[nn.Parameter]]
-) -> dict[str, float]:
-    """Per-task loss and gradient norms per group; ratio (question / answer) and cosine."""
-    stats: dict[str, float] = {f"balance/{t}_loss": float(losses[t].detach()) for t in losses}
+) -> dict[str, torch.Tensor]:
+    """Per-task loss and gradient norms per group; ratio (question / answer) and cosine.
+
+    Every value is a 0-d tensor on the losses' device, so nothing here waits for the GPU;
+    the ratio is inf or NaN and the cosine NaN where a gradient is zero.
+    """
+    stats = {f"balance/{t}_loss": losses[t].detach() for t in losses}
     everything = [p for params in groups.values() for p in params]
     gradients = task_gradients(losses, everything)
+    answer, question = gradients["answer"], gradients["question"]
+    # Per parameter (P, 3): a·a, q·q, a·q; no flattened copy of either gradient.
+    sums = (
+        torch.stack([_products(a, q) for a, q in zip(answer, question, strict=True)])
+        if everything
+        else torch.zeros(0, 3, device=losses["answer"].device)
+    )
     offset = 0
     for name, params in groups.items():
-        for task in losses:
-            piece = flat(gradients[task][offset : offset + len(params)])
-            stats[f"balance/grad_norm/{task}/{name}"] = float(piece.norm())
+        group = sums[offset : offset + len(params)].sum(0)
+        stats[f"balance/grad_norm/answer/{name}"] = group[0].sqrt()
+        stats[f"balance/grad_norm/question/{name}"] = group[1].sqrt()
         offset += len(params)
-    answer, question = flat(gradients["answer"]), flat(gradients["question"])
-    answer_norm, question_norm = answer.norm(), question.norm()
-    stats["balance/grad_norm/answer"] = float(answer_norm)
-    stats["balance/grad_norm/question"] = float(question_norm)
-    if answer_norm > 0:
-        stats["balance/grad_norm_ratio"] = float(question_norm / answer_norm)
-    if answer_norm > 0 and question_norm > 0:
-        stats["balance/grad_cosine"] = float(answer @ question / (answer_norm * question_norm))
+    total = sums.sum(0)
+    answer_norm, question_norm = total[0].sqrt(), total[1].sqrt()
+    stats["balance/grad_norm/answer"] = answer_norm
+    stats["balance/grad_norm/question"] = question_norm
+    stats["balance/grad_norm_ratio"] = question_norm / answer_norm
+    stats["balance/grad_cosine"] = total[2] / (answer_norm * question_norm)
     return stats
 
 
+def _products(answer: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+    """(a·a, q·q, a·q) of two gradients of one parameter, in fp32."""
+    a, q = answer.float(), question.float()
+    return torch.stack([(a * a).sum(), (q * q).sum(), (a * q).sum()])
+
+
 class OptimisationBalance(L.Callback):
-    """Logs ``balance/...`` every ``every_n_steps`` for models that train both tasks."""
+    """Logs ``balance/...`` (see ``balance_statistics``) for models that train both tasks.
+
+    Measured on the training step's own losses, before its backward: two extra backward
+    passes to the shared parameters, no extra forward, and no host sync (the values are
+    device tensors that Lightning converts when it logs). The steps measured are ones that
+    Lightning logs, so the logged values are that step's and none is measured to be
+    dropped: the first logged step, then every ``lcm(every_n_steps, log_every_n_steps)``
+    steps. Single-task models (``tasks`` has one entry) and models without separate answer
+    and question losses are never measured.
+    """
 
     def __init__(self, every_n_steps: int = 50) -> None:
         self.every_n_steps = every_n_steps
+        self._groups: dict[str, list[nn.Parameter]] = {}
+        self._batch_size = 0
+        self._due = False
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trains_both = set(TASKS) <= set(getattr(pl_module, "tasks", ()))
+        groups = shared_parameter_groups(pl_module) if trains_both else {}
+        self._groups = {name: params for name, params in groups.items() if params}
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        if trainer.global_step % self.every_n_steps:
+        logged = trainer.global_step + 1  # the steps Lightning logs: multiples of log_every
+        every = math.lcm(self.every_n_steps, trainer.log_every_n_steps)
+        first = logged == trainer.log_every_n_steps
+        self._due = bool(self._groups) and (logged % every == 0 or first)
+        self._batch_size = len(batch["ids"])
+
+    def on_before_backward(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor
+    ) -> None:
+        if not self._due:
             return
-        losses = pl_module.compute_losses(batch)
+        self._due = False
+        losses = pl_module.step_losses or {}
         task_losses = {t: losses[f"{t}_loss"] for t in TASKS if f"{t}_loss" in losses}
-        groups = shared_parameter_groups(pl_module)
-        if len(task_losses) < 2 or not groups:
+        if len(task_losses) < 2:
             return
-        stats = balance_statistics(task_losses, groups)
-        pl_module.log_dict(stats, on_step=True, on_epoch=False, batch_size=len(batch["ids"]))
+        stats = balance_statistics(task_losses, self._groups)
+        pl_module.log_dict(stats, on_step=True, on_epoch=False, batch_size=self._batch_size)
 
 
 class LossBalancer(nn.Module):
@@ -135,8 +183,10 @@ class LossBalancer(nn.Module):
             self.task_weights = nn.Parameter(torch.ones(len(TASKS)))
             self.register_buffer("initial_losses", torch.zeros(len(TASKS)))
 
-    def forward(self, losses: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        """(training loss, values to log)."""
+    def forward(
+        self, losses: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(training loss, values to log: detached 0-d tensors, never read on the host)."""
         if self.method == "model":
             return losses["loss"], {}
         answer, question = losses["answer_loss"], losses["question_loss"]
@@ -148,15 +198,16 @@ class LossBalancer(nn.Module):
             s = self.log_variances
             loss = (torch.exp(-s) * stacked + s).sum()
             return loss, {
-                "balance/log_variance/answer": float(s[0]),
-                "balance/log_variance/question": float(s[1]),
+                "balance/log_variance/answer": s[0].detach(),
+                "balance/log_variance/question": s[1].detach(),
             }
         return self._gradnorm(stacked)
 
-    def _gradnorm(self, stacked: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _gradnorm(self, stacked: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         weights = self.task_weights
-        if not bool(self.initial_losses.any()):
-            self.initial_losses.copy_(stacked.detach())
+        # The first step's losses are recorded (all zeros: none yet), decided on the device.
+        recorded = self.initial_losses.any()
+        self.initial_losses.copy_(torch.where(recorded, self.initial_losses, stacked.detach()))
         # g_t = ||∇_W Φ_t|| on the last shared layer, taken as data: GradNorm's own loss
         # must move only the task weights, and ∇_W(w_t Φ_t) = w_t ∇_W Φ_t.
         norms = torch.stack(
@@ -173,8 +224,8 @@ class LossBalancer(nn.Module):
         # The tasks train with the weights held fixed; the weights learn from GradNorm alone.
         task_loss = (weights.detach() * stacked).sum()
         stats = {
-            "balance/weight/answer": float(weights[0]),
-            "balance/weight/question": float(weights[1]),
+            "balance/weight/answer": weights[0].detach(),
+            "balance/weight/question": weights[1].detach(),
         }
         return task_loss + gradnorm_loss, stats
 

@@ -23,6 +23,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from qapgen.balance import OptimisationBalance
 from qapgen.callbacks import (
+    LoggingStepProgressBar,
     MetricsFile,
     NonFiniteLossGuard,
     RandomStateCheckpoint,
@@ -75,11 +76,23 @@ class QAPLightningCLI(LightningCLI):
             trainer.loggers = [*trainer.loggers, CSVLogger(save_dir=trainer.default_root_dir)]
         if self.subcommand == "fit":
             self._add_wandb(trainer)
+        self._use_logging_step_progress_bar(trainer)
         # Checkpoints written atomically beside their target and loaded without code, unless
         # the config chose a checkpoint plugin of its own.
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
+
+    def _use_logging_step_progress_bar(self, trainer) -> None:
+        """Lightning's default progress bar (added when none is configured) becomes
+        LoggingStepProgressBar, which shows the loss without a host sync per step on GPU.
+        A progress bar named in the config is kept as it is."""
+        bar = trainer.progress_bar_callback
+        configured = self._get(self.config_init, "trainer", default={}).get("callbacks") or []
+        if bar is None or any(bar is callback for callback in configured):
+            return
+        index = next(i for i, callback in enumerate(trainer.callbacks) if callback is bar)
+        trainer.callbacks[index] = LoggingStepProgressBar()
 
     def _add_wandb(self, trainer) -> None:
         config = self.config[self.subcommand]
@@ -159,6 +172,8 @@ def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningC
                 "callbacks": [
                     MetricsFile(),
                     FloorScores(),
+                    # On logging steps (the first, then every lcm(50, log_every_n_steps));
+                    # off for single-task models.
                     OptimisationBalance(every_n_steps=50),
                     # TF32 on CUDA and a warning when precision is fp16 (T5 overflows).
                     CudaPerformance(),

@@ -148,6 +148,9 @@ class QAPModule(L.LightningModule):
     # False where the losses are not two balanceable task losses on shared parameters; such a
     # model refuses any loss_balancing but "model" when it is configured.
     supports_loss_balancing: ClassVar[bool] = True
+    # The training step's losses, still in its graph, from training_step until the batch
+    # ends: callbacks read them before backward (qapgen.balance.OptimisationBalance).
+    step_losses: dict[str, torch.Tensor] | None = None
 
     def __init__(
         self,
@@ -360,18 +363,23 @@ class QAPModule(L.LightningModule):
     # -- training ------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         losses = self._training_losses(batch)
+        self.step_losses = losses
         size = len(batch["ids"])
         loss, balance_values = self.balancer(losses)
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        # Logged as device tensors, which Lightning converts only on the steps it logs. Not
+        # with prog_bar=True: Lightning converts progress-bar values after every batch, a
+        # host sync per step on CUDA (qapgen.callbacks.LoggingStepProgressBar shows the loss).
+        self.log("train/loss", loss.detach(), batch_size=size)
         if balance_values:
             self.log_dict(balance_values, batch_size=size)
         # Every named part (``question_loss``, an auxiliary ``qa_loss`` ...) is logged.
         for name, value in losses.items():
             if name.endswith("_loss"):
-                self.log(f"train/{name}", value, batch_size=size)
+                self.log(f"train/{name}", value.detach(), batch_size=size)
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_index: int) -> None:
+        self.step_losses = None
         self.balancer.renormalise()
 
     # -- evaluation ----------------------------------------------------------------------
