@@ -83,7 +83,7 @@ BENCH_ARGS ?=
 
 .PHONY: bench
 bench: install ## Training/generation throughput vs plain HF T5 (CPU tiny; GPU: BENCH_ARGS="--size t5-base-shape --device cuda --compile")
-	$(BIN)/python bench/bench_train.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.bench_train $(BENCH_ARGS)
 
 .PHONY: lint
 lint: install ## Ruff lint and format check

@@ -1,8 +1,8 @@
 """Benchmark: training and generation throughput of qapgen against a plain HF T5 loop.
 
-    python bench/bench_train.py [--size tiny|t5-small-shape|t5-base-shape] [--device cpu|cuda]
+    python -m bench.bench_train [--size tiny|t5-small-shape|t5-base-shape] [--device cpu|cuda]
                                 [--compile] [--data PATH [--dataset squad] [--tokenizer NAME]]
-                                [--out bench/results/<device>]
+                                [--ratio-size t5-small-shape|none] [--out bench/results/<device>]
 
 In one process, on the sentence-level length profile (synthetic token ids) and, with
 ``--data``, on prepared real data, it measures (see bench/README.md for every number):
@@ -24,7 +24,6 @@ import argparse
 import gc
 import json
 import platform
-import random
 import re
 import resource
 import shutil
@@ -37,15 +36,23 @@ from typing import Any
 
 import lightning as L
 import torch
+import yaml
 from torch._dynamo.utils import counters
 from torch.utils.data import DataLoader
 from transformers import T5ForConditionalGeneration
 
 from baselines.t5_qg import T5QG
+from bench import ratios
+from bench.synthetic import (
+    MAX_LENGTHS,
+    T5_VOCAB_SIZE,
+    SyntheticTokenizer,
+    synthetic_examples,
+    synthetic_vocabulary,
+)
 from qapgen.atomic_files import atomic_write_text
 from qapgen.data.datamodule import Collator, EncodedDataset, EncodedExample, QAPDataModule
 from qapgen.data.features import DEFAULT_FEATURES, IGNORE_INDEX
-from qapgen.data.records import QARecord
 from qapgen.data.sampler import LengthGroupedSampler
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.models.backbone import random_init_config
@@ -64,71 +71,17 @@ BF16_PEAK_FLOPS: list[tuple[str, float]] = [
     ("L4", 121e12),
 ]
 SQUAD_SENTENCE_TEST_ITEMS = 4009  # IGJA-QAP's SQuAD test split (sentence level)
-MAX_LENGTHS = {"source": 128, "answer": 32, "question": 48}
-T5_VOCAB_SIZE = 32128
 # tiny runs with a small vocabulary: the 32k-way softmax of 256 x 80 target tokens would
 # take most of the CPU budget and say nothing about the code paths being exercised.
 TINY_VOCAB_SIZE = 2000
-# Compiled entries pad to these buckets: 3 input x 2 question widths (answers fit one), few
-# enough that every shape is usually compiled during warm-up.
-COMPILE_BUCKETS = [32, 64, 128]
+# Compiled entries pad as a compiled training run does: to the buckets that
+# conf/trainer/compile.yaml gives QAPDataModule's pad_to_buckets, each feature's width capped
+# at its own max length (answers 32, questions 48), so answers of ~5 tokens pad to 16.
+COMPILE_CONFIG = Path(__file__).resolve().parents[1] / "conf" / "trainer" / "compile.yaml"
+COMPILE_BUCKETS: list[int] = yaml.safe_load(COMPILE_CONFIG.read_text())["data"]["pad_to_buckets"]
 
 
 # -- data --------------------------------------------------------------------------------
-class SyntheticTokenizer:
-    """Just enough of a tokenizer for generation and metrics on synthetic ids: id -> ``tN``."""
-
-    pad_token_id, eos_token_id = 0, 1
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.all_special_ids = [0, 1, 2]
-
-    def __len__(self) -> int:
-        return self.size
-
-    def decode_ids(self, ids: list[int]) -> str:
-        return " ".join(f"t{i}" for i in ids if i not in self.all_special_ids)
-
-    def batch_decode(self, rows: torch.Tensor, skip_special_tokens: bool = True) -> list[str]:
-        return [self.decode_ids(row) for row in rows.tolist()]
-
-
-def sentence_level_lengths(rng: random.Random) -> tuple[int, int, int]:
-    """(input, answer, question) token counts with ``</s>``, drawn like SQuAD at sentence
-    level under the T5 tokenizer: sentences ~33 tokens (6-128), answers ~5 (2-32, long
-    tail), questions ~14 (5-48)."""
-    source = min(max(int(rng.gauss(33, 14)), 6), MAX_LENGTHS["source"])
-    answer = min(int(rng.expovariate(1 / 3.5)) + 2, MAX_LENGTHS["answer"])
-    question = min(max(int(rng.gauss(14, 4)), 5), MAX_LENGTHS["question"])
-    return source, answer, question
-
-
-def synthetic_examples(count: int, tokenizer: SyntheticTokenizer, seed: int) -> list:
-    """``count`` encoded examples with random ids at sentence-level lengths."""
-    rng = random.Random(seed)
-    low = 3 + 100  # past the special and sentinel-like ids
-
-    def ids(length: int) -> list[int]:
-        return [rng.randrange(low, tokenizer.size - 100) for _ in range(length - 1)] + [1]
-
-    examples = []
-    for index in range(count):
-        source, answer, question = (ids(n) for n in sentence_level_lengths(rng))
-        record = QARecord(
-            id=f"synthetic-{index}",
-            dataset="synthetic",
-            split="test",
-            context=tokenizer.decode_ids(source),
-            question=tokenizer.decode_ids(question),
-            answer=tokenizer.decode_ids(answer),
-        )
-        examples.append(
-            EncodedExample(record, {"input": source, "answer": answer, "question": question})
-        )
-    return examples
-
-
 @dataclass
 class BenchData:
     """Examples to train and evaluate on, with the tokenizer they were made with."""
@@ -142,19 +95,12 @@ class BenchData:
 
 def synthetic_data(args: argparse.Namespace, train_count: int) -> BenchData:
     tokenizer = SyntheticTokenizer(args.vocab_size)
-    vocab = Vocabulary(
-        size=args.vocab_size,
-        pad_token_id=0,
-        eos_token_id=1,
-        answer_start_token_id=args.vocab_size - 29,  # <extra_id_0>'s place in T5's layout
-        question_start_token_id=args.vocab_size - 30,
-    )
     return BenchData(
         "synthetic sentence-level profile",
         synthetic_examples(train_count, tokenizer, seed=0),
         synthetic_examples(args.eval_items, tokenizer, seed=1),
         tokenizer,
-        vocab,
+        synthetic_vocabulary(args.vocab_size),
     )
 
 
@@ -590,7 +536,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Backbone size `{result['size']}` (vocabulary {result['vocab_size']}), "
         f"{result['precision']}; {result['steps']} measured steps after {result['warmup']} "
-        f"warm-up steps. Written by `bench/bench_train.py` ({result['date']}); see "
+        f"warm-up steps. Written by `python -m bench.bench_train` ({result['date']}); see "
         "bench/README.md for what each number means.",
         "",
     ]
@@ -630,6 +576,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"(generation {test['generation_seconds']} s, batch {test['batch_size']}).",
             "",
         ]
+    if "ratios" in result:
+        lines += ratios.markdown(result)
     return "\n".join(lines)
 
 
@@ -653,6 +601,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="torch.compile backend (aot_eager: a quick check on CPU)")  # fmt: skip
     parser.add_argument("--compile-warmup", type=int, default=30,
                         help="untimed steps of compiled entries (each bucket shape compiles)")  # fmt: skip
+    parser.add_argument("--ratio-size", default="t5-small-shape",
+                        help="backbone size of the ratios (bench/ratios.py); none: skip")  # fmt: skip
     parser.add_argument("--data", default=None, help="also bench on this real data path")
     parser.add_argument("--dataset", default="squad")
     parser.add_argument("--tokenizer", default="t5-base")
@@ -695,6 +645,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.data:
         real = real_data(args)
         result["real_data"] = {"name": real.name, **run_suite(real, args, device)}
+    if args.ratio_size != "none":
+        print(f"bench: ratios at {args.ratio_size}")
+        result.update(ratios.measure(size=args.ratio_size, device=device.kind))
     result["bench_seconds"] = round(time.perf_counter() - started, 1)
     out = Path(args.out or f"bench/results/{device.slug}")
     out.parent.mkdir(parents=True, exist_ok=True)

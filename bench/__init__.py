@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run them with `make bench`; see bench/README.md."""
