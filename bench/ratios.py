@@ -2,7 +2,7 @@
 
 ``bench_train.py`` writes these under ``ratios`` in ``bench/results/<device>.json``; run alone:
 
-    python -m bench.ratios [--size t5-small-shape] [--repeats 5]
+    python -m bench.ratios [--size t5-small-shape] [--repeats 8]
 
 All at one backbone shape (t5-small by default), batch 16, fp32, on synthetic
 sentence-level batches (``bench.synthetic``):
@@ -10,8 +10,8 @@ sentence-level batches (``bench.synthetic``):
 - ``igja_qap_over_t5_qg_step``: the median wall-clock seconds of one training step
   (forward, backward, AdamW) of IGJA-QAP over T5-QG's, with a 4,096-token vocabulary;
   ``..._step_t5_vocabulary`` the same with T5's 32,128 tokens, where the vocabulary
-  projections weigh more. The models take turns step by step on the same batches, so a
-  slow moment of a shared machine hits each of them.
+  projections weigh more. The models take turns step by step on the same batches, each
+  round starting with the next model, so a slow moment of a shared machine hits each.
 - ``igja_qap_over_hf_generate``: IGJA-QAP's beam-4 two-stage generation (an answer of at
   most 32 tokens, then a question of at most 48 guided by it) over HF ``generate`` of one
   question (at most 48) for the same 16 items, untrained models, T5's vocabulary.
@@ -130,20 +130,22 @@ class Stepper:
             self.seconds.append(time.perf_counter() - started)
 
 
-def step_seconds(size: str, vocab_size: int, repeats: int, device: str) -> dict[str, float]:
-    """Median seconds of a training step of each model, taking turns on the same batches
-    (one untimed warm-up step each)."""
+def step_seconds(size: str, vocab_size: int, repeats: int, device: str) -> dict[str, list[float]]:
+    """Seconds of each timed training step of each model, taking turns on the same
+    batches (one untimed warm-up step each)."""
     vocab = synthetic_vocabulary(vocab_size)
     steppers = {
         "hf": Stepper(plain_t5(size, vocab), hf_loss, device),
         "t5_qg": Stepper(built(T5QG, size, vocab), qapgen_loss, device),
         "igja_qap": Stepper(built(IGJAQAPModule, size, vocab), qapgen_loss, device),
     }
+    order = list(steppers.values())
     for index, batch in enumerate(batches(vocab_size, repeats + 1)):
         batch = on(device, batch)
-        for stepper in steppers.values():
+        # each round starts with the next model, so no model always follows the same one
+        for stepper in order[index % 3 :] + order[: index % 3]:
             stepper.step(batch, timed=index > 0)
-    return {name: statistics.median(s.seconds) for name, s in steppers.items()}
+    return {name: s.seconds for name, s in steppers.items()}
 
 
 def saved_bytes_per_example(model: torch.nn.Module, loss: Callable, batch: dict) -> float:
@@ -166,9 +168,9 @@ def saved_bytes_per_example(model: torch.nn.Module, loss: Callable, batch: dict)
 
 def generation_seconds(
     size: str, repeats: int, device: str
-) -> tuple[dict[str, float], dict[str, int]]:
-    """Median seconds of beam-4 generation for one batch of 16 items (after a warm-up
-    call), and the tokens each system decoded."""
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Seconds of each round of beam-4 generation for one batch of 16 items (after a
+    warm-up call each), and the tokens each system decoded."""
     vocab = synthetic_vocabulary(T5_VOCAB_SIZE)
     batch = on(device, batches(T5_VOCAB_SIZE, 1, seed=1)[0])
     hf = plain_t5(size, vocab).to(device).eval()
@@ -191,26 +193,37 @@ def generation_seconds(
         )
         decoded["igja_qap_two_stage"] = pairs.answer_ids.size(1) + pairs.question_ids.size(1)
 
-    seconds = {}
+    runs = {"hf_generate": hf_generate, "igja_qap_two_stage": igja_generate}
+    timed: dict[str, list[float]] = {name: [] for name in runs}
     with torch.no_grad():
-        for name, run in (("hf_generate", hf_generate), ("igja_qap_two_stage", igja_generate)):
+        for run in runs.values():
             run()  # warm-up: allocator, kernels
-            timed = []
-            for _ in range(repeats):
+        for round_index in range(repeats):  # taking turns, as the training steps do
+            names = list(runs) if round_index % 2 == 0 else list(reversed(runs))
+            for name in names:
                 synchronize(device)
                 started = time.perf_counter()
-                run()
+                runs[name]()
                 synchronize(device)
-                timed.append(time.perf_counter() - started)
-            seconds[name] = statistics.median(timed)
-    return seconds, decoded
+                timed[name].append(time.perf_counter() - started)
+    return timed, decoded
+
+
+def median_seconds(seconds: dict[str, list[float]]) -> dict[str, float]:
+    return {name: round(statistics.median(values), 4) for name, values in seconds.items()}
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """The median over rounds of each round's ratio: a slow moment of the machine slows
+    both models of a round, and cancels out."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
 
 
 def measure(
     *,
     size: str = "t5-small-shape",
-    repeats: int = 5,
-    generation_repeats: int = 2,
+    repeats: int = 8,
+    generation_repeats: int = 3,
     device: str = "cpu",
 ) -> dict[str, Any]:
     """Every ratio and the numbers behind it (fp32, on ``device``; saved bytes on CPU)."""
@@ -224,19 +237,18 @@ def measure(
         "igja_qap": saved_bytes_per_example(built(IGJAQAPModule, size, vocab), qapgen_loss, batch),
         "hf": saved_bytes_per_example(plain_t5(size, vocab), hf_loss, batch),
     }
-    per_token = {name: generation[name] / decoded[name] for name in generation}
+    igja_over_hf = paired_ratio(generation["igja_qap_two_stage"], generation["hf_generate"])
+    tokens = decoded["hf_generate"] / decoded["igja_qap_two_stage"]
     return {
         "ratios": {
-            "igja_qap_over_t5_qg_step": round(small["igja_qap"] / small["t5_qg"], 3),
-            "igja_qap_over_t5_qg_step_t5_vocabulary": round(full["igja_qap"] / full["t5_qg"], 3),
-            "igja_qap_over_hf_generate": round(
-                generation["igja_qap_two_stage"] / generation["hf_generate"], 3
+            "igja_qap_over_t5_qg_step": round(paired_ratio(small["igja_qap"], small["t5_qg"]), 3),
+            "igja_qap_over_t5_qg_step_t5_vocabulary": round(
+                paired_ratio(full["igja_qap"], full["t5_qg"]), 3
             ),
-            "igja_qap_over_hf_generate_per_token": round(
-                per_token["igja_qap_two_stage"] / per_token["hf_generate"], 3
-            ),
+            "igja_qap_over_hf_generate": round(igja_over_hf, 3),
+            "igja_qap_over_hf_generate_per_token": round(igja_over_hf * tokens, 3),
             "igja_qap_over_t5_qg_saved_bytes": round(saved["igja_qap"] / saved["t5_qg"], 3),
-            "t5_qg_over_hf_step": round(small["t5_qg"] / small["hf"], 3),
+            "t5_qg_over_hf_step": round(paired_ratio(small["t5_qg"], small["hf"]), 3),
         },
         "setting": {
             "size": size,
@@ -245,13 +257,13 @@ def measure(
             "timed_steps": repeats,
             "generation": f"beam {NUM_BEAMS}, {BATCH_SIZE} items, answer <= "
             f"{MAX_LENGTHS['answer']}, question <= {MAX_LENGTHS['question']} tokens, "
-            f"vocabulary {T5_VOCAB_SIZE}, median of {generation_repeats}",
+            f"vocabulary {T5_VOCAB_SIZE}, {generation_repeats} rounds",
             "device": device,
             "threads": torch.get_num_threads(),
         },
-        "step_seconds": {name: round(value, 4) for name, value in small.items()},
-        "step_seconds_t5_vocabulary": {name: round(value, 4) for name, value in full.items()},
-        "generation_seconds": {name: round(value, 3) for name, value in generation.items()},
+        "step_seconds": median_seconds(small),
+        "step_seconds_t5_vocabulary": median_seconds(full),
+        "generation_seconds": median_seconds(generation),
         "generation_tokens": decoded,
         "saved_mib_per_example": {name: round(value / 2**20, 3) for name, value in saved.items()},
         "batch_lengths": {
@@ -298,8 +310,8 @@ def markdown(result: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="t5-small-shape")
-    parser.add_argument("--repeats", type=int, default=5, help="timed training steps")
-    parser.add_argument("--generation-repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=8, help="timed training steps")
+    parser.add_argument("--generation-repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     result = measure(

@@ -3,7 +3,7 @@
 Given a 2-D padding mask, transformers first asks whether anything is padded at all
 (``mask.all()``) before it builds the 4-D mask: a device-to-host sync in every training
 step. A 4-D mask is used as given, so qapgen builds it itself. The same form carries the
-block-diagonal causal mask that lets IGJA-QAP's answer and question share one decoder call.
+per-row segment mask that lets IGJA-QAP's answer and question share one decoder call.
 """
 
 from __future__ import annotations
@@ -29,18 +29,12 @@ def padding_attention_mask(attention_mask: torch.Tensor, config: PretrainedConfi
     return as_attention_mask(attention_mask[:, None, None, :].to(torch.bool), config)
 
 
-def block_causal_attention_mask(
-    lengths: tuple[int, ...], config: PretrainedConfig, device: torch.device
-) -> torch.Tensor:
-    """(1, 1, T, T) for consecutive segments of the given lengths (T their sum): causal
-    within each segment, nothing across segments, so each segment is decoded as if alone.
-    T5's self-attention bias depends only on key minus query position, which is the same
-    within a segment wherever the segment starts."""
-    position = torch.arange(sum(lengths), device=device)
-    segment = torch.zeros_like(position)
-    boundary = 0
-    for length in lengths[:-1]:
-        boundary += length
-        segment += position >= boundary
-    allowed = (segment[:, None] == segment[None, :]) & (position[:, None] >= position[None, :])
-    return as_attention_mask(allowed[None, None], config)
+def segment_causal_attention_mask(segment: torch.Tensor, config: PretrainedConfig) -> torch.Tensor:
+    """(B, 1, T, T) for rows of consecutive segments, ``segment`` (B, T) numbering each
+    position's segment: causal within a segment, nothing across segments, so each segment
+    is decoded as if alone. T5's self-attention bias depends only on key minus query
+    position, which is the same within a segment wherever the segment starts."""
+    position = torch.arange(segment.size(1), device=segment.device)
+    same = segment[:, :, None] == segment[:, None, :]
+    allowed = same & (position[:, None] >= position[None, :])
+    return as_attention_mask(allowed[:, None], config)

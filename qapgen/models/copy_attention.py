@@ -65,15 +65,12 @@ class CrossAttentionProbe:
         self,
         source_mask: torch.Tensor,
         past_key_values: Cache | None = None,
-        steps: int | None = None,
     ) -> torch.Tensor:
-        """β of the last decoder call, for its first ``steps`` positions (all by default)."""
+        """β (B, T, N) of the last decoder call's T positions."""
         queries = self.recorded.pop("queries")
         keys = self.recorded.pop("keys", None)
         if isinstance(past_key_values, EncoderDecoderCache):
             keys = past_key_values.cross_attention_cache.layers[self.layer_index].keys
         if keys is None:
             raise RuntimeError("the decoder call computed no cross-attention keys and had no cache")
-        if steps is not None:
-            queries = queries[:, :steps]
         return copy_attention(queries, keys, source_mask, self.num_heads)

@@ -1,9 +1,9 @@
 """Inference for IGJA-QAP: beam-search the answer, then the question guided by it (paper 3.4).
 
 Beam search itself is transformers' `generate`. Each phase is a thin `PreTrainedModel` +
-`GenerationMixin` view of the core whose step returns the task's log-probabilities as `logits`
-(copy-mixed log P_a for the answer, gated log P_q for the question). `generate` applies
-`log_softmax` to them, which leaves normalised log-probabilities unchanged, and it handles the
+`GenerationMixin` view of the core whose step returns, as `logits`, scores whose softmax is
+the task's distribution (copy-mixed P_a for the answer, gated P_q for the question);
+`generate` normalises them with `log_softmax`, and it handles the
 decoder cache (an `EncoderDecoderCache`, reordered between beams) and the beam expansion of every
 tensor passed in (encoder outputs, source ids, answer states and masks).
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import GenerationConfig, GenerationMixin, PreTrainedModel
-from transformers.cache_utils import Cache
+from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 if TYPE_CHECKING:
@@ -52,6 +52,16 @@ class CoreStepModel(PreTrainedModel, GenerationMixin):
     def get_encoder(self, modality: str | None = None) -> torch.nn.Module:
         return self.core.backbone.encoder
 
+    def _reorder_cache(self, past_key_values: Cache, beam_idx: torch.Tensor) -> Cache:
+        """Beam search moves beams only within their own input, whose every beam holds the
+        same cross-attention keys and values (of one encoder output): only the
+        self-attention cache needs reordering."""
+        if isinstance(past_key_values, EncoderDecoderCache):
+            past_key_values.self_attention_cache.reorder_cache(beam_idx)
+        else:
+            past_key_values.reorder_cache(beam_idx)
+        return past_key_values
+
 
 class AnswerStepModel(CoreStepModel):
     def forward(
@@ -71,6 +81,7 @@ class AnswerStepModel(CoreStepModel):
             source_ids,
             past_key_values=past_key_values,
             use_cache=bool(use_cache),
+            normalise=False,
         )
         return Seq2SeqLMOutput(logits=step.log_probs, past_key_values=step.past_key_values)
 
@@ -95,6 +106,7 @@ class QuestionStepModel(CoreStepModel):
             answer_mask,
             past_key_values=past_key_values,
             use_cache=bool(use_cache),
+            normalise=False,
         )
         return Seq2SeqLMOutput(logits=step.log_probs, past_key_values=step.past_key_values)
 
@@ -201,9 +213,7 @@ def generate_pairs(
     )
     # teacher-forced over the chosen answer, exactly as the answer states are made in training
     answer_inputs = torch.cat([answer_out.sequences[:, :1], answer_ids[:, :-1]], dim=1)
-    answer_states = core.decode_answer(
-        answer_inputs, encoder_states, attention_mask, input_ids
-    ).hidden_states  # (B, La, d): h^a_dec
+    answer_states = core.answer_states(answer_inputs, encoder_states, attention_mask)  # h^a_dec
 
     question_out = QuestionStepModel(core).generate(
         input_ids=input_ids,

@@ -4,9 +4,9 @@ Training decodes the answer and the question teacher-forced over the same encode
 answer gives log P_a through the pointer network (eqs 2-7) and the answer states h^a_dec; the
 question gives h^q_dec, which the answer-guided gate fuses with h^a_dec (eqs 8-12) before the
 question head (eq. 13). The loss is Φ_a + Φ_q (eq. 14). With the shared decoder both are one
-decoder call over [answer; question] under a block-diagonal causal mask, which equals two
-separate passes (neither segment sees the other, and T5's position bias is relative); the loss
-reads each label's probability only, never a vocabulary-sized mixture.
+decoder call over each row's answer then question, packed, under a block-diagonal causal mask:
+equal to two separate passes (neither segment sees the other, and T5's position bias is
+relative). The loss reads each label's probability only, never a vocabulary-sized mixture.
 
 Ablations (paper 4.6) are constructor switches: `use_gate=False` (Ours-gate), `use_pointer=False`
 (Ours-pointer), `shared_decoder=False` (Ours-two-decoder). The paper's open readings are switches
@@ -27,7 +27,7 @@ from transformers import T5ForConditionalGeneration
 from transformers.cache_utils import Cache
 from transformers.models.t5.modeling_t5 import T5Stack
 
-from qapgen.models.attention_masks import block_causal_attention_mask, padding_attention_mask
+from qapgen.models.attention_masks import padding_attention_mask, segment_causal_attention_mask
 from qapgen.models.backbone import vocabulary_logits
 from qapgen.models.copy_attention import CrossAttentionProbe
 from qapgen.models.gate import (
@@ -40,6 +40,7 @@ from qapgen.models.gate import (
 from qapgen.models.generation import GeneratedPairs, generate_pairs
 from qapgen.models.generator_head import GeneratorHead
 from qapgen.models.pointer import PointerGenerator, vocabulary_label_log_probs
+from qapgen.models.segment_packing import PackedSegments
 
 IGNORE_INDEX = -100
 LossReduction = Literal["sequence", "token"]
@@ -65,7 +66,7 @@ class IGJAQAPOutput:
 class DecoderStep:
     """One decoder pass: log-probabilities, the states the task's head read and the cache."""
 
-    log_probs: torch.Tensor  # (B, T, V), fp32
+    log_probs: torch.Tensor  # (B, T, V), fp32 (unnormalised scores if asked)
     hidden_states: torch.Tensor  # (B, T, d): h^a_dec, or the question generator's fused input
     past_key_values: Cache | None
 
@@ -233,12 +234,11 @@ class IGJAQAP(nn.Module):
         self,
         attention_mask: torch.Tensor,
         past_key_values: Cache | None = None,
-        steps: int | None = None,
     ) -> torch.Tensor | None:
         """β of the answer decoder's last call (None without the pointer)."""
         if self.copy_probe is None:
             return None
-        return self.copy_probe.copy_attention_of(attention_mask, past_key_values, steps)
+        return self.copy_probe.copy_attention_of(attention_mask, past_key_values)
 
     def decode_answer(
         self,
@@ -249,8 +249,10 @@ class IGJAQAP(nn.Module):
         *,
         past_key_values: Cache | None = None,
         use_cache: bool = False,
+        normalise: bool = True,
     ) -> DecoderStep:
-        """Answer decoder pass: log P_a (eqs 2-7) and h^a_dec for the given decoder inputs."""
+        """Answer decoder pass: log P_a (eqs 2-7) and h^a_dec for the given decoder inputs
+        (``normalise=False``: scores whose softmax is P_a, what beam search needs)."""
         decoded = self.answer_decoder(
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_states,
@@ -262,9 +264,31 @@ class IGJAQAP(nn.Module):
         cache = decoded.past_key_values if use_cache else None
         beta = self._copy_attention(attention_mask, cache)
         log_probs = self.pointer(
-            self.answer_logits(hidden), hidden, beta, encoder_states, source_ids
+            self.answer_logits(hidden),
+            hidden,
+            beta,
+            encoder_states,
+            source_ids,
+            normalise=normalise,
         )
         return DecoderStep(log_probs, hidden, cache)
+
+    def answer_states(
+        self,
+        decoder_input_ids: torch.Tensor,
+        encoder_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """h^a_dec (B, T, d) for the given answer decoder inputs: `decode_answer`'s states
+        without its vocabulary projection and pointer (what the gate reads)."""
+        hidden = self.answer_decoder(
+            input_ids=decoder_input_ids,
+            encoder_hidden_states=encoder_states,
+            encoder_attention_mask=self._source_mask(attention_mask),
+        ).last_hidden_state
+        if self.copy_probe is not None:
+            self.copy_probe.clear()
+        return hidden
 
     def decode_question(
         self,
@@ -276,8 +300,10 @@ class IGJAQAP(nn.Module):
         *,
         past_key_values: Cache | None = None,
         use_cache: bool = False,
+        normalise: bool = True,
     ) -> DecoderStep:
-        """Question decoder pass: log P_q (eq. 13) through the gate (eqs 8-12).
+        """Question decoder pass: log P_q (eq. 13) through the gate (eqs 8-12)
+        (``normalise=False``: the logits, whose softmax is P_q).
 
         With a cache, the position of the first given token is the cache's length, which selects
         the gate's W_g rows.
@@ -294,35 +320,40 @@ class IGJAQAP(nn.Module):
             decoded.last_hidden_state, answer_states, answer_mask, question_offset
         )  # (B, T, d)
         # eq. 13: P_q = softmax(W_q h + b_q), fp32 for the same reason as P_voc
-        log_probs = F.log_softmax(self.question_logits(fused).float(), dim=-1)
+        logits = self.question_logits(fused).float()
+        log_probs = F.log_softmax(logits, dim=-1) if normalise else logits
         return DecoderStep(log_probs, fused, decoded.past_key_values if use_cache else None)
 
     def teacher_forced_states(
         self,
-        answer_inputs: torch.Tensor,
-        question_inputs: torch.Tensor,
+        answer_labels: torch.Tensor,
+        question_labels: torch.Tensor,
         encoder_states: torch.Tensor,
         attention_mask: torch.Tensor,
+        decoder_width: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(h^a_dec (B, L, d), h^q_dec (B, M, d), β (B, L, N) or None) for teacher forcing.
+        """(h^a_dec (B, L, d), h^q_dec (B, M, d), β (B, L, N) or None), teacher forced.
 
-        The shared decoder makes them in one call over [answer; question] with a
-        block-diagonal causal mask; the two-decoder ablation calls each decoder once.
+        The shared decoder makes them in one call: each row's answer then its question,
+        packed (`segment_packing`) into ``decoder_width`` positions (None: L + M) under a
+        per-row block-diagonal causal mask. The two-decoder ablation calls each decoder once.
         """
+        answer_inputs = shift_right(answer_labels, self.answer_start_token_id, self.pad_token_id)
+        question_inputs = shift_right(
+            question_labels, self.question_start_token_id, self.pad_token_id
+        )
         source_mask = self._source_mask(attention_mask)
-        answer_length = answer_inputs.size(1)
         if self.separate_question_decoder is None:
-            lengths = (answer_length, question_inputs.size(1))
+            packing = PackedSegments.of(answer_labels, question_labels, decoder_width)
             hidden = self.backbone.decoder(
-                input_ids=torch.cat([answer_inputs, question_inputs], dim=1),
-                attention_mask=block_causal_attention_mask(
-                    lengths, self.backbone.config, answer_inputs.device
-                ),
+                input_ids=packing.pack(answer_inputs, question_inputs, self.pad_token_id),
+                attention_mask=segment_causal_attention_mask(packing.segment, self.backbone.config),
                 encoder_hidden_states=encoder_states,
                 encoder_attention_mask=source_mask,
-            ).last_hidden_state
-            beta = self._copy_attention(attention_mask, steps=answer_length)
-            return hidden[:, :answer_length], hidden[:, answer_length:], beta
+            ).last_hidden_state  # (B, W, d)
+            beta = self._copy_attention(attention_mask)
+            beta = None if beta is None else packing.first_of(beta)
+            return packing.first_of(hidden), packing.second_of(hidden), beta
         answer_hidden = self.answer_decoder(
             input_ids=answer_inputs,
             encoder_hidden_states=encoder_states,
@@ -343,22 +374,22 @@ class IGJAQAP(nn.Module):
         answer_labels: torch.Tensor,
         question_labels: torch.Tensor,
         *,
+        decoder_width: int | None = None,
         return_distributions: bool = False,
     ) -> IGJAQAPOutput:
         """Teacher-forced losses.
 
         input_ids, attention_mask (B, N): context + `</s>`; answer_labels (B, L) and
         question_labels (B, M): token ids ending with `</s>`, -100 on padding.
+        `decoder_width`: the positions of the one decoder call, at least every row's answer
+        plus question tokens (`segment_packing.packed_width`); None takes L + M.
         `return_distributions` also returns log P_a and log P_q over the vocabulary (the loss
         never needs them).
         """
         self._check_lengths(answer_labels.size(1), question_labels.size(1))
         encoder_states = self.encode(input_ids, attention_mask)
         answer_hidden, question_hidden, beta = self.teacher_forced_states(
-            shift_right(answer_labels, self.answer_start_token_id, self.pad_token_id),
-            shift_right(question_labels, self.question_start_token_id, self.pad_token_id),
-            encoder_states,
-            attention_mask,
+            answer_labels, question_labels, encoder_states, attention_mask, decoder_width
         )
         fused = self.question_generator_input(
             question_hidden, answer_hidden, answer_labels != IGNORE_INDEX

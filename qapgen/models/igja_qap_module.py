@@ -21,6 +21,7 @@ from qapgen.models.base import (
 from qapgen.models.gate import GateFusion
 from qapgen.models.igja_candidates import generate_candidates
 from qapgen.models.igja_qap import IGJAQAP, LossReduction
+from qapgen.models.segment_packing import packed_width
 
 
 class IGJAQAPModule(QAPModule):
@@ -77,12 +78,19 @@ class IGJAQAPModule(QAPModule):
             loss_reduction=hp.loss_reduction,
         )
 
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        # The width of the one decoder call, read while the labels are still on the host.
+        if isinstance(batch, dict) and {"answer_labels", "question_labels"} <= batch.keys():
+            batch["decoder_width"] = packed_width(batch["answer_labels"], batch["question_labels"])
+        return batch
+
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = self.core(
             batch["input_ids"],
             batch["input_attention_mask"],
             batch["answer_labels"],
             batch["question_labels"],
+            decoder_width=self._decoder_width(batch),
         )
         return {
             "loss": out.loss,
@@ -91,6 +99,18 @@ class IGJAQAPModule(QAPModule):
             "answer_sequence_loss": out.answer_sequence_loss,
             "question_sequence_loss": out.question_sequence_loss,
         }
+
+    @staticmethod
+    def _decoder_width(batch: dict[str, Any]) -> int | None:
+        """The packed answer-and-question width: set on the host before the batch moved, or
+        read here where the labels are on the CPU anyway. A compiled step gets None (L + M:
+        a shape the length buckets bound, and no data-dependent size in the graph)."""
+        if "decoder_width" in batch:
+            return batch["decoder_width"]
+        labels = batch["answer_labels"]
+        if labels.device.type != "cpu" or torch.compiler.is_compiling():
+            return None
+        return packed_width(labels, batch["question_labels"])
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         pairs = self.core.generate_pairs(

@@ -74,13 +74,19 @@ class PointerGenerator(nn.Module):
         beta: torch.Tensor | None,
         encoder_states: torch.Tensor,
         source_ids: torch.Tensor,
+        *,
+        normalise: bool = True,
     ) -> torch.Tensor:
-        """log P_a (B, T, V), fp32.
+        """log P_a (B, T, V), fp32; with ``normalise=False`` scores whose softmax is P_a.
 
         vocab_logits (B, T, V): W_a h^a (the backbone head); decoder_states (B, T, d): h^a;
         beta (B, T, N): copy attention (`qapgen.models.copy_attention`; unused without pointer);
         encoder_states (B, N, d): h_enc; source_ids (B, N): the input token ids.
         """
+        if not normalise:
+            return self._decoding_scores(
+                vocab_logits.float(), decoder_states, beta, encoder_states, source_ids
+            )
         # eq. 2: P_voc = softmax(W_a h^a + b_a); fp32 because the copy mass of rare ids is tiny
         log_p_voc = F.log_softmax(vocab_logits.float(), dim=-1)  # (B, T, V)
         if not self.use_pointer:
@@ -100,6 +106,30 @@ class PointerGenerator(nn.Module):
         first = ~same_id.tril(diagonal=-1).any(dim=-1)  # (B, N): no earlier position has the id
         mixed = torch.where(first[:, None, :], mixed, mixed.detach())
         return generated.scatter(-1, index, mixed)
+
+    def _decoding_scores(
+        self,
+        logits: torch.Tensor,
+        decoder_states: torch.Tensor,
+        beta: torch.Tensor | None,
+        encoder_states: torch.Tensor,
+        source_ids: torch.Tensor,
+    ) -> torch.Tensor:
+        """z with softmax(z) = P_a, for beam search, which normalises its scores itself:
+        z = log P_a + log Z - log P_gen (Z = Σ exp(logits)) is the logits themselves outside
+        the input's ids and logaddexp(logit, log Z - s + log γ) at them (s: the switch logit,
+        log σ(-s) - log σ(s) = -s), so no vocabulary-sized log-softmax is written."""
+        if not self.use_pointer:
+            return logits
+        switch_logit = self._switch(decoder_states, beta, encoder_states)  # (B, T, 1)
+        same_id = source_ids[:, :, None] == source_ids[:, None, :]  # (B, N, N)
+        gamma = torch.bmm(beta, same_id.to(beta.dtype))  # (B, T, N), as in `forward`
+        index = source_ids[:, None, :].expand_as(gamma)
+        log_z = torch.logsumexp(logits, dim=-1, keepdim=True)
+        mixed = torch.logaddexp(
+            logits.gather(-1, index), log_z - switch_logit + log_of_probabilities(gamma)
+        )
+        return logits.scatter(-1, index, mixed)
 
     def label_log_probs(
         self,

@@ -6,11 +6,9 @@ import pytest
 import torch
 from transformers import T5Config
 
-from qapgen.models.attention_masks import (
-    block_causal_attention_mask,
-    padding_attention_mask,
-)
+from qapgen.models.attention_masks import padding_attention_mask, segment_causal_attention_mask
 from qapgen.models.igja_qap import IGJAQAP, label_log_probs, sequence_nll, shift_right, token_nll
+from qapgen.models.segment_packing import PackedSegments, packed_width
 from tests.models.test_model_igja_qap import ANSWER_START, QUESTION_START, batch, tiny_core
 
 
@@ -39,18 +37,21 @@ def two_pass(core: IGJAQAP, input_ids, attention_mask, answer_labels, question_l
     }
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["packed", "padded-width"])
 @pytest.mark.parametrize(
     "switches",
     [{}, {"use_pointer": False}, {"use_gate": False}, {"shared_decoder": False}],
     ids=["full", "no-pointer", "no-gate", "two-decoders"],
 )
-def test_one_decoder_call_equals_two_passes_with_gradients(switches):
+def test_one_decoder_call_equals_two_passes_with_gradients(switches, packed):
     inputs = batch(seed=3)
+    width = packed_width(inputs[2], inputs[3]) if packed else None
+    assert not packed or width < inputs[2].size(1) + inputs[3].size(1)  # packing saves
     results, gradients = [], []
     for path in ("forward", "two_pass"):
         core = tiny_core(seed=1, **switches)
         if path == "forward":
-            out = core(*inputs, return_distributions=True)
+            out = core(*inputs, decoder_width=width, return_distributions=True)
             result = {k: getattr(out, k) for k in ("loss", "answer_loss", "question_loss",
                                                     "answer_log_probs", "question_log_probs")}  # fmt: skip
         else:
@@ -58,7 +59,11 @@ def test_one_decoder_call_equals_two_passes_with_gradients(switches):
         result["loss"].backward()
         results.append(result)
         gradients.append({n: p.grad for n, p in core.named_parameters() if p.grad is not None})
+    real = {"answer_log_probs": inputs[2] != -100, "question_log_probs": inputs[3] != -100}
     for name, value in results[1].items():
+        # packed, a padding slot reads some other position's state: only real ones compare
+        if name in real:
+            value, results[0][name] = value[real[name]], results[0][name][real[name]]
         torch.testing.assert_close(results[0][name], value, msg=name)
     assert gradients[0].keys() == gradients[1].keys()
     for name, grad in gradients[1].items():
@@ -88,20 +93,46 @@ def test_copy_attention_equals_the_eager_kernels_last_layer_head_mean():
     assert torch.all(beta[1, :, 6:] == 0)  # the second input's padding
 
 
-def test_block_causal_mask_hand_written():
-    mask = block_causal_attention_mask((2, 3), T5Config(), torch.device("cpu"))
-    expected = torch.tensor(
-        [
-            [1, 0, 0, 0, 0],
-            [1, 1, 0, 0, 0],
-            [0, 0, 1, 0, 0],
-            [0, 0, 1, 1, 0],
-            [0, 0, 1, 1, 1],
-        ],
-        dtype=torch.bool,
-    )
-    assert mask.dtype == torch.bool and mask.shape == (1, 1, 5, 5)
-    assert torch.equal(mask[0, 0], expected)
+def test_segment_causal_mask_hand_written():
+    segment = torch.tensor([[0, 0, 1, 1, 1], [0, 1, 1, 2, 2]])
+    mask = segment_causal_attention_mask(segment, T5Config())
+    first = [
+        [1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [0, 0, 1, 0, 0],
+        [0, 0, 1, 1, 0],
+        [0, 0, 1, 1, 1],
+    ]
+    second = [
+        [1, 0, 0, 0, 0],
+        [0, 1, 0, 0, 0],
+        [0, 1, 1, 0, 0],
+        [0, 0, 0, 1, 0],
+        [0, 0, 0, 1, 1],
+    ]
+    assert mask.dtype == torch.bool and mask.shape == (2, 1, 5, 5)
+    assert torch.equal(mask[:, 0], torch.tensor([first, second], dtype=torch.bool))
+
+
+def test_packing_hand_written():
+    """Answers [a1 a2 </s>], [b1 </s> -]; questions [x1 </s>], [y1 y2 </s>]: packed rows
+    [a1 a2 </s> x1 </s>] and [b1 </s> y1 y2 </s>], width 5 instead of 3 + 3."""
+    answers = torch.tensor([[11, 12, 1], [21, 1, -100]])
+    questions = torch.tensor([[31, 1, -100], [41, 42, 1]])
+    width = packed_width(answers, questions)
+    packing = PackedSegments.of(answers, questions, width)
+    assert width == 5
+    assert packing.segment.tolist() == [[0, 0, 0, 1, 1], [0, 0, 1, 1, 1]]
+    packed = packing.pack(answers.clamp_min(0), questions.clamp_min(0), pad=0)
+    assert packed.tolist() == [[11, 12, 1, 31, 1], [21, 1, 41, 42, 1]]
+    states = packed[..., None].float()  # (B, W, 1): each position's own id
+    assert packing.first_of(states)[..., 0][answers != -100].tolist() == [11, 12, 1, 21, 1]
+    assert packing.second_of(states)[..., 0][questions != -100].tolist() == [31, 1, 41, 42, 1]
+    wider = PackedSegments.of(answers, questions, 7)  # any wider width pads after each row
+    assert wider.pack(answers.clamp_min(0), questions.clamp_min(0), 0)[:, 5:].tolist() == [
+        [0, 0],
+        [0, 0],
+    ]
 
 
 def test_eager_kernels_get_additive_masks():

@@ -171,3 +171,14 @@ def test_label_log_probs_equal_the_full_mixture_at_the_labels(use_pointer):
     torch.testing.assert_close(values[1], values[0])
     for fast, full in zip(gradients[1], gradients[0], strict=True):
         torch.testing.assert_close(fast, full)
+
+
+@pytest.mark.parametrize("use_pointer", [True, False])
+def test_decoding_scores_normalise_to_the_distribution(use_pointer):
+    """Beam search's scores (normalise=False) are log P_a up to a per-row constant: their
+    log-softmax is log P_a, duplicated input ids and ids absent from the input included."""
+    torch.manual_seed(0)
+    pointer = PointerGenerator(8, use_pointer=use_pointer)
+    inputs = _pointer_inputs(seed=7, vocab=6)  # 5 input positions over 6 ids: repeats
+    scores = pointer(**inputs, normalise=False)
+    torch.testing.assert_close(scores.log_softmax(-1), pointer(**inputs))
