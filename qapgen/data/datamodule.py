@@ -415,6 +415,17 @@ class Collator:
                 batch[f"{feature.name}_attention_mask"] = tokens.long()
             else:
                 batch[f"{feature.name}_labels"] = ids
+        if "answer_labels" in batch and "question_labels" in batch:
+            # The longest answer plus question of one row: the width of a decoder call that
+            # packs both targets row by row (IGJA-QAP), known here without reading a tensor
+            # back from the device.
+            answer_width = batch["answer_labels"].size(1)
+            question_width = batch["question_labels"].size(1)
+            batch["answer_question_width"] = max(
+                min(len(e.features["answer"]), answer_width)
+                + min(len(e.features["question"]), question_width)
+                for e in examples
+            )
         return batch
 
 

@@ -78,12 +78,6 @@ class IGJAQAPModule(QAPModule):
             loss_reduction=hp.loss_reduction,
         )
 
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        # The width of the one decoder call, read while the labels are still on the host.
-        if isinstance(batch, dict) and {"answer_labels", "question_labels"} <= batch.keys():
-            batch["decoder_width"] = packed_width(batch["answer_labels"], batch["question_labels"])
-        return batch
-
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = self.core(
             batch["input_ids"],
@@ -102,11 +96,11 @@ class IGJAQAPModule(QAPModule):
 
     @staticmethod
     def _decoder_width(batch: dict[str, Any]) -> int | None:
-        """The packed answer-and-question width: set on the host before the batch moved, or
+        """The packed answer-and-question width: the collator's (counted on the host), or
         read here where the labels are on the CPU anyway. A compiled step gets None (L + M:
         a shape the length buckets bound, and no data-dependent size in the graph)."""
-        if "decoder_width" in batch:
-            return batch["decoder_width"]
+        if "answer_question_width" in batch:
+            return batch["answer_question_width"]
         labels = batch["answer_labels"]
         if labels.device.type != "cpu" or torch.compiler.is_compiling():
             return None

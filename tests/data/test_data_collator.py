@@ -151,3 +151,18 @@ def test_padding_builds_no_tensor_per_row(monkeypatch):
         return len(built)
 
     assert tensors_built(2) == tensors_built(64) > 0
+
+
+def test_answer_question_width_is_the_longest_pair_of_one_row():
+    """Rows of (answer, question) 3 + 2 and 1 + 5 tokens: 6, the packed width, where the
+    padded widths add up to 3 + 5 = 8; a batch without both targets has none."""
+    record = QARecord(id="r", dataset="d", split="train", context="c", question="q", answer="a")
+    examples = [
+        EncodedExample(record, {"input": [5, 1], "answer": [7, 8, 1], "question": [9, 1]}),
+        EncodedExample(record, {"input": [5, 1], "answer": [1], "question": [4, 4, 4, 4, 1]}),
+    ]
+    batch = Collator(DEFAULT_FEATURES, PAD)(examples)
+    assert batch["answer_question_width"] == 6
+    assert batch["answer_labels"].size(1) + batch["question_labels"].size(1) == 8
+    question_only = Collator((DEFAULT_FEATURES[0], DEFAULT_FEATURES[2]), PAD)(examples)
+    assert "answer_question_width" not in question_only

@@ -55,8 +55,8 @@ def assert_compiled_step_equals_eager(name: str, tokenizer, backend: str) -> Non
         for compiled in (False, True)
     ]
     # IGJA-QAP packs its answers and questions only uncompiled (a data-dependent width);
-    # decoder_width None keeps the eager step at the compiled step's padded layout.
-    first = {**fixture_batch(tokenizer, models[0].data_features), "decoder_width": None}
+    # a width of None keeps the eager step at the compiled step's padded layout.
+    first = {**fixture_batch(tokenizer, models[0].data_features), "answer_question_width": None}
     counters.clear()
     for step, batch in enumerate((first, widened(first, 3))):
         losses = []
