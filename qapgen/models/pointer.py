@@ -43,6 +43,18 @@ def log_of_probabilities(probabilities: torch.Tensor) -> torch.Tensor:
     )
 
 
+def copy_mass_at_inputs(
+    beta: torch.Tensor, source_ids: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """eqs 5-6 at the input's own ids: (same_id (B, N, N), γ (B, T, N), index (B, T, N)).
+
+    γ at input position i is the attention on every position holding i's id, i.e. P_co of
+    that id; ``index`` is the ids, expanded for gather/scatter over the vocabulary."""
+    same_id = source_ids[:, :, None] == source_ids[:, None, :]
+    gamma = torch.bmm(beta, same_id.to(beta.dtype))
+    return same_id, gamma, source_ids[:, None, :].expand_as(gamma)
+
+
 def vocabulary_label_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """log softmax(logits)[label] (B, T), fp32, with 0 where the label is -100 (padding).
 
@@ -97,9 +109,7 @@ class PointerGenerator(nn.Module):
         # those ids: γ at each input position is the attention on every position holding the
         # same id, and the mixture is written back there. An id at several positions is
         # written several times with equal values; only its first position passes gradients.
-        same_id = source_ids[:, :, None] == source_ids[:, None, :]  # (B, N, N)
-        gamma = torch.bmm(beta, same_id.to(beta.dtype))  # (B, T, N)
-        index = source_ids[:, None, :].expand_as(gamma)
+        same_id, gamma, index = copy_mass_at_inputs(beta, source_ids)
         mixed = torch.logaddexp(
             generated.gather(-1, index), F.logsigmoid(-switch_logit) + log_of_probabilities(gamma)
         )
@@ -122,9 +132,7 @@ class PointerGenerator(nn.Module):
         if not self.use_pointer:
             return logits
         switch_logit = self._switch(decoder_states, beta, encoder_states)  # (B, T, 1)
-        same_id = source_ids[:, :, None] == source_ids[:, None, :]  # (B, N, N)
-        gamma = torch.bmm(beta, same_id.to(beta.dtype))  # (B, T, N), as in `forward`
-        index = source_ids[:, None, :].expand_as(gamma)
+        _, gamma, index = copy_mass_at_inputs(beta, source_ids)
         log_z = torch.logsumexp(logits, dim=-1, keepdim=True)
         mixed = torch.logaddexp(
             logits.gather(-1, index), log_z - switch_logit + log_of_probabilities(gamma)
