@@ -31,7 +31,7 @@ test: install ## Run the test suite (slow and GPU tests are skipped; CI runs thi
 
 .PHONY: test-fast
 test-fast: install ## Fast subset for the edit loop (under 3 minutes on 2 cores)
-	$(BIN)/python -m pytest -q -m 'not slow and not gpu and not learnability and not faults'
+	$(BIN)/python -m pytest -q -m 'not slow and not gpu and not learnability and not faults and not compile'
 
 .PHONY: test-slow
 test-slow: install ## Slow tests only (real data when QAPGEN_DATA_DIR is set, long training)

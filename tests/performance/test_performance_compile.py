@@ -22,6 +22,8 @@ from torch._dynamo.utils import counters
 
 from zoo_testing import fixture_batch, tiny_model
 
+pytestmark = pytest.mark.compile
+
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
 DROPOUT = 0.1
 # What a model needs to run a step without a Trainer (T5-MPQG's phase length otherwise
