@@ -23,7 +23,7 @@ from qapgen.models.generation import (
     label_lengths,
     strip_start_token,
 )
-from qapgen.models.igja_qap import IGJAQAP
+from qapgen.models.igja_qap import IGJAQAP, label_log_probs
 
 
 @dataclass
@@ -65,7 +65,7 @@ def _config(
 
 def _sequence_log_probs(log_probs: torch.Tensor, token_ids: torch.Tensor, eos: int) -> torch.Tensor:
     """Sum of log p(token) up to and including the first ``</s>``: (B, T, V), (B, T) -> (B,)."""
-    picked = log_probs.gather(-1, token_ids.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    picked = label_log_probs(log_probs, token_ids)  # (B, T)
     positions = torch.arange(token_ids.size(1), device=token_ids.device)
     keep = positions[None, :] < label_lengths(token_ids, eos)[:, None]
     return (picked * keep).sum(dim=1)

@@ -16,19 +16,6 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def copy_distribution(
-    beta: torch.Tensor, source_ids: torch.Tensor, vocab_size: int
-) -> torch.Tensor:
-    """eqs 5-6: P_co, the attention mass β scattered onto the input tokens' vocabulary ids.
-
-    `beta` (B, T, N), `source_ids` (B, N). An id that occurs at several input positions receives
-    the sum of their attention (γ_t = Σ_{i: d_i = w_t} β_i). Returns (B, T, V).
-    """
-    batch, steps, length = beta.shape
-    index = source_ids[:, None, :].expand(batch, steps, length)  # (B, T, N)
-    return beta.new_zeros(batch, steps, vocab_size).scatter_add_(2, index, beta)
-
-
 def log_of_probabilities(probabilities: torch.Tensor) -> torch.Tensor:
     """log p with log 0 = -inf and a finite (zero) gradient there.
 

@@ -7,9 +7,28 @@ from torch.nn import functional as F
 from qapgen.models.copy_attention import copy_attention
 from qapgen.models.pointer import (
     PointerGenerator,
-    copy_distribution,
+    copy_mass_at_inputs,
     log_of_probabilities,
 )
+
+
+def copy_distribution(beta, source_ids, vocab_size):
+    """eqs 5-6 over the whole vocabulary, the reference the pointer's sparse form is
+    checked against: P_co, β scattered onto the input tokens' ids (B, T, V)."""
+    batch, steps, length = beta.shape
+    index = source_ids[:, None, :].expand(batch, steps, length)
+    return beta.new_zeros(batch, steps, vocab_size).scatter_add_(2, index, beta)
+
+
+def test_copy_mass_at_inputs_hand_computed():
+    """ids [7, 3, 7, 1], β (0.1, 0.2, 0.3, 0.4): id 7 collects 0.1 + 0.3 at both of its
+    positions (eq. 5), the others their own attention."""
+    beta = torch.tensor([[[0.1, 0.2, 0.3, 0.4]]])
+    source_ids = torch.tensor([[7, 3, 7, 1]])
+    same_id, gamma, index = copy_mass_at_inputs(beta, source_ids)
+    torch.testing.assert_close(gamma, torch.tensor([[[0.4, 0.2, 0.4, 0.4]]]))
+    assert index.tolist() == [[[7, 3, 7, 1]]]
+    assert same_id[0].int().tolist() == [[1, 0, 1, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]]
 
 
 def test_copy_distribution_hand_computed_with_repeated_tokens():
