@@ -21,7 +21,7 @@ How h_ques reaches the question generator (eq. 13) is the paper's open reading; 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -30,6 +30,15 @@ from torch.nn import functional as F
 GateActivation = Literal["identity", "sigmoid"]
 GateFusion = Literal["residual", "replace"]
 GATE_FUSIONS: tuple[str, ...] = ("residual", "replace")
+
+
+class AnswerMemory(NamedTuple):
+    """The answer as the gate reads it (`AnswerGuidedGate.remember`)."""
+
+    keys: torch.Tensor  # (B, y, L_a, k): K_j = W^K_j h^a_dec (eq. 8)
+    values: torch.Tensor  # (B, y, L_a, k): V_j = W^V_j h^a_dec
+    masked_states: torch.Tensor  # (B, L_a, d): h^a_dec, zero on padding (eq. 11's operand)
+    mask: torch.Tensor  # (B, L_a) bool: real answer tokens
 
 
 class AnswerGuidedGate(nn.Module):
@@ -79,42 +88,57 @@ class AnswerGuidedGate(nn.Module):
         first given question state, so that cached decoding (one step at a time) selects the right
         row of W_g.
         """
-        batch, steps, d_model = question_states.shape
+        return self.attend(
+            question_states, self.remember(answer_states, answer_mask), question_offset
+        )
+
+    def remember(self, answer_states: torch.Tensor, answer_mask: torch.Tensor) -> AnswerMemory:
+        """What the gate reads of the answer, made once per answer: decoding a question step by
+        step then projects the answer states once, not at every step."""
         answer_length = answer_states.size(1)
         if answer_length > self.max_answer_length:
             raise ValueError(
                 f"answer length {answer_length} exceeds max_answer_length {self.max_answer_length}"
             )
+        mask = answer_mask.to(torch.bool)  # (B, L_a)
+        # eq. 8: K_j = W^K_j h^a, V_j = W^V_j h^a
+        return AnswerMemory(
+            keys=self._split_heads(self.key(answer_states)),
+            values=self._split_heads(self.value(answer_states)),
+            masked_states=answer_states * mask[..., None].to(answer_states.dtype),
+            mask=mask,
+        )
+
+    def attend(
+        self, question_states: torch.Tensor, memory: AnswerMemory, question_offset: int = 0
+    ) -> torch.Tensor:
+        """h_ques (B, T, d) for question positions question_offset .. question_offset+T-1 over
+        a remembered answer (`remember`)."""
+        batch, steps, d_model = question_states.shape
+        answer_length = memory.mask.size(1)
         if question_offset + steps > self.max_question_length:
             raise ValueError(
                 f"question length {question_offset + steps} exceeds max_question_length {self.max_question_length}"
             )
-        mask = answer_mask.to(torch.bool)  # (B, L_a)
-
-        def split_heads(states: torch.Tensor) -> torch.Tensor:  # (B, S, d) -> (B, y, S, k)
-            return states.view(batch, -1, self.num_heads, self.head_dim).transpose(1, 2)
-
-        # eq. 8: Q_j = W^Q_j h^q, K_j = W^K_j h^a, V_j = W^V_j h^a
-        queries = split_heads(self.query(question_states))  # (B, y, T, k)
-        keys = split_heads(self.key(answer_states))  # (B, y, L_a, k)
-        values = split_heads(self.value(answer_states))  # (B, y, L_a, k)
+        # eq. 8: Q_j = W^Q_j h^q
+        queries = self._split_heads(self.query(question_states))  # (B, y, T, k)
         # eq. 9: head_j = softmax(Q_j K_j^T / sqrt(k)) V_j; scores and softmax in fp32 so the
         # padding fill cannot overflow a half-precision score
-        scores = torch.matmul(queries.float(), keys.float().transpose(-1, -2)) / math.sqrt(
+        scores = torch.matmul(queries.float(), memory.keys.float().transpose(-1, -2)) / math.sqrt(
             self.head_dim
         )
         scores = scores.masked_fill(
-            ~mask[:, None, None, :], torch.finfo(scores.dtype).min
+            ~memory.mask[:, None, None, :], torch.finfo(scores.dtype).min
         )  # (B, y, T, L_a)
-        weights = F.softmax(scores, dim=-1).to(values.dtype)
-        heads = torch.matmul(weights, values)  # (B, y, T, k)
+        weights = F.softmax(scores, dim=-1).to(memory.values.dtype)
+        heads = torch.matmul(weights, memory.values)  # (B, y, T, k)
         # eq. 10: S_ques = Concat(head_1..head_y)
         summary = heads.transpose(1, 2).reshape(batch, steps, d_model)  # (B, T, d)
         # eq. 11: G = W_g h^a_dec, rows = question positions, columns = answer positions
         mixing = self.answer_mixing[
             question_offset : question_offset + steps, :answer_length
         ]  # (T, L_a)
-        masked_answer = answer_states * mask[..., None].to(answer_states.dtype)
+        masked_answer = memory.masked_states
         # A batched matmul rather than einsum("tl,bld->btd"): einsum's backward hands
         # d(h^a_dec) on in a (T, B, d) layout, and a compiled backward that assumed the
         # contiguous layout (fake-tensor tracing of dropout's backward does) then fails at a
@@ -126,6 +150,10 @@ class AnswerGuidedGate(nn.Module):
             gate = torch.sigmoid(gate)
         # eq. 12: h_ques = S_ques ⊙ G
         return summary * gate
+
+    def _split_heads(self, states: torch.Tensor) -> torch.Tensor:
+        """(B, S, d) -> (B, y, S, k)"""
+        return states.view(states.size(0), -1, self.num_heads, self.head_dim).transpose(1, 2)
 
 
 def fuse_question_states(

@@ -5,7 +5,7 @@ Beam search itself is transformers' `generate`. Each phase is a thin `PreTrained
 the task's distribution (copy-mixed P_a for the answer, gated P_q for the question);
 `generate` normalises them with `log_softmax`, and it handles the
 decoder cache (an `EncoderDecoderCache`, reordered between beams) and the beam expansion of every
-tensor passed in (encoder outputs, source ids, answer states and masks).
+tensor passed in (encoder outputs, source ids, the gate's answer memory).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import GenerationConfig, GenerationMixin, PreTrainedModel
-from transformers.cache_utils import Cache, EncoderDecoderCache
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+
+from qapgen.models.gate import AnswerMemory
 
 if TYPE_CHECKING:
     from qapgen.models.igja_qap import IGJAQAP
@@ -92,23 +94,62 @@ class QuestionStepModel(CoreStepModel):
         decoder_input_ids: torch.Tensor,
         encoder_outputs: BaseModelOutput,
         attention_mask: torch.Tensor,
-        answer_states: torch.Tensor,
-        answer_mask: torch.Tensor,
+        answer_keys: torch.Tensor | None = None,
+        answer_values: torch.Tensor | None = None,
+        answer_masked_states: torch.Tensor | None = None,
+        answer_mask: torch.Tensor | None = None,
         past_key_values: Cache | None = None,
         use_cache: bool | None = None,
         **kwargs: Any,
     ) -> Seq2SeqLMOutput:
+        answer = (
+            None
+            if answer_mask is None
+            else AnswerMemory(answer_keys, answer_values, answer_masked_states, answer_mask)
+        )
         step = self.core.decode_question(
             decoder_input_ids,
             encoder_outputs.last_hidden_state,
             attention_mask,
-            answer_states,
-            answer_mask,
+            answer,
             past_key_values=past_key_values,
             use_cache=bool(use_cache),
             normalise=False,
         )
         return Seq2SeqLMOutput(logits=step.log_probs, past_key_values=step.past_key_values)
+
+
+def shared_cross_attention(core: IGJAQAP, answer_out: Any) -> DynamicCache | None:
+    """The cross-attention keys and values over the encoder output that the answer search
+    computed, one row per beam, when the question decoder is the same decoder (they are
+    then the question's too); None for the two-decoder ablation or without a cache.
+
+    Beam search never moves a beam to another input, and `CoreStepModel._reorder_cache`
+    leaves these rows in place, so they stay in `generate`'s expanded row order."""
+    cache = getattr(answer_out, "past_key_values", None)
+    if core.separate_question_decoder is not None or not isinstance(cache, EncoderDecoderCache):
+        return None
+    return cache.cross_attention_cache
+
+
+def with_cross_attention(cross_attention: DynamicCache, every: int = 1) -> EncoderDecoderCache:
+    """A decoder cache with an empty self-attention part beside given cross-attention keys
+    and values (every ``every``-th row: one row per input from one per beam)."""
+    layers = [(layer.keys[::every], layer.values[::every]) for layer in cross_attention.layers]
+    return EncoderDecoderCache(DynamicCache(), DynamicCache(layers))
+
+
+def answer_memory_kwargs(answer: AnswerMemory | None) -> dict[str, torch.Tensor]:
+    """The gate's answer memory as `QuestionStepModel` keyword tensors, which `generate`
+    expands for the beams (projected once per answer, not at every question step)."""
+    if answer is None:
+        return {}
+    return {
+        "answer_keys": answer.keys,
+        "answer_values": answer.values,
+        "answer_masked_states": answer.masked_states,
+        "answer_mask": answer.mask,
+    }
 
 
 def _generation_config(
@@ -211,16 +252,30 @@ def generate_pairs(
         torch.arange(answer_ids.size(1), device=answer_ids.device)[None, :]
         < label_lengths(answer_ids, core.eos_token_id)[:, None]
     )
+    cross_attention = shared_cross_attention(core, answer_out)
+    answer_cache, question_cache = (
+        (None, {})
+        if cross_attention is None
+        else (
+            with_cross_attention(cross_attention, every=num_beams),
+            {"past_key_values": with_cross_attention(cross_attention)},
+        )
+    )
     # teacher-forced over the chosen answer, exactly as the answer states are made in training
     answer_inputs = torch.cat([answer_out.sequences[:, :1], answer_ids[:, :-1]], dim=1)
-    answer_states = core.answer_states(answer_inputs, encoder_states, attention_mask)  # h^a_dec
+    answer_states = core.answer_states(
+        answer_inputs,
+        encoder_states,
+        attention_mask,
+        past_key_values=answer_cache,
+    )  # h^a_dec
 
     question_out = QuestionStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
-        answer_states=answer_states,
-        answer_mask=answer_mask,
+        **question_cache,
+        **answer_memory_kwargs(core.remember_answer(answer_states, answer_mask)),
         generation_config=_generation_config(
             core,
             core.question_start_token_id,

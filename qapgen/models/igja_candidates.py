@@ -20,6 +20,7 @@ from qapgen.models.constraints import ContextSpanConstraint
 from qapgen.models.generation import (
     AnswerStepModel,
     QuestionStepModel,
+    answer_memory_kwargs,
     label_lengths,
     strip_start_token,
 )
@@ -139,12 +140,12 @@ def generate_candidates(
         attention_mask,
         input_ids,
     )
+    answer = core.remember_answer(answer_step.hidden_states, answer_mask)
     question_out = QuestionStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
-        answer_states=answer_step.hidden_states,
-        answer_mask=answer_mask,
+        **answer_memory_kwargs(answer),
         generation_config=_config(
             core,
             core.question_start_token_id,
@@ -159,8 +160,7 @@ def generate_candidates(
         torch.cat([question_out.sequences[:, :1], question_ids[:, :-1]], dim=1),
         encoder_states,
         attention_mask,
-        answer_step.hidden_states,
-        answer_mask,
+        answer,
     )
     return CandidateIds(
         answer_ids=answer_ids,

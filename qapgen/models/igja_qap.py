@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import T5ForConditionalGeneration
-from transformers.cache_utils import Cache
+from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.models.t5.modeling_t5 import T5Stack
 
 from qapgen.models.attention_masks import padding_attention_mask, segment_causal_attention_mask
@@ -33,6 +33,7 @@ from qapgen.models.copy_attention import CrossAttentionProbe
 from qapgen.models.gate import (
     GATE_FUSIONS,
     AnswerGuidedGate,
+    AnswerMemory,
     GateActivation,
     GateFusion,
     fuse_question_states,
@@ -195,18 +196,27 @@ class IGJAQAP(nn.Module):
         """W_q h + b_q (eq. 13) before the softmax, (B, T, V); h is the fused question state."""
         return self._logits(self.question_head, hidden_states)
 
+    def remember_answer(
+        self, answer_states: torch.Tensor, answer_mask: torch.Tensor
+    ) -> AnswerMemory | None:
+        """The answer as the gate reads it, from h^a_dec (B, L_a, d) and its mask (B, L_a);
+        None without the gate, whose question path never reads the answer."""
+        return None if self.gate is None else self.gate.remember(answer_states, answer_mask)
+
     def question_generator_input(
         self,
         question_states: torch.Tensor,
-        answer_states: torch.Tensor,
-        answer_mask: torch.Tensor,
+        answer: AnswerMemory | None,
         question_offset: int = 0,
     ) -> torch.Tensor:
         """What eq. 13's generator reads at each question position: h^q_dec fused with the gate's
-        h_ques (eqs 8-12) as `gate_fusion` says, or h^q_dec itself without the gate. (B, T, d)"""
+        h_ques (eqs 8-12) over the remembered answer (`remember_answer`) as `gate_fusion` says,
+        or h^q_dec itself without the gate. (B, T, d)"""
         if self.gate is None:
             return question_states
-        gated = self.gate(question_states, answer_states, answer_mask, question_offset)
+        if answer is None:
+            raise ValueError("the gate needs the answer (remember_answer)")
+        gated = self.gate.attend(question_states, answer, question_offset)
         return fuse_question_states(question_states, gated, self.gate_fusion)
 
     @property
@@ -278,13 +288,17 @@ class IGJAQAP(nn.Module):
         decoder_input_ids: torch.Tensor,
         encoder_states: torch.Tensor,
         attention_mask: torch.Tensor,
+        past_key_values: EncoderDecoderCache | None = None,
     ) -> torch.Tensor:
         """h^a_dec (B, T, d) for the given answer decoder inputs: `decode_answer`'s states
-        without its vocabulary projection and pointer (what the gate reads)."""
+        without its vocabulary projection and pointer (what the gate reads).
+        ``past_key_values``: an empty self-attention cache beside the answer decoder's
+        cross-attention keys and values of these rows, which are then not recomputed."""
         hidden = self.answer_decoder(
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_states,
             encoder_attention_mask=self._source_mask(attention_mask),
+            past_key_values=past_key_values,
         ).last_hidden_state
         if self.copy_probe is not None:
             self.copy_probe.clear()
@@ -295,14 +309,14 @@ class IGJAQAP(nn.Module):
         decoder_input_ids: torch.Tensor,
         encoder_states: torch.Tensor,
         attention_mask: torch.Tensor,
-        answer_states: torch.Tensor,
-        answer_mask: torch.Tensor,
+        answer: AnswerMemory | None,
         *,
         past_key_values: Cache | None = None,
         use_cache: bool = False,
         normalise: bool = True,
     ) -> DecoderStep:
-        """Question decoder pass: log P_q (eq. 13) through the gate (eqs 8-12)
+        """Question decoder pass: log P_q (eq. 13) through the gate (eqs 8-12) over the
+        remembered answer (`remember_answer`; None without the gate)
         (``normalise=False``: the logits, whose softmax is P_q).
 
         With a cache, the position of the first given token is the cache's length, which selects
@@ -317,7 +331,7 @@ class IGJAQAP(nn.Module):
             use_cache=use_cache,
         )
         fused = self.question_generator_input(
-            decoded.last_hidden_state, answer_states, answer_mask, question_offset
+            decoded.last_hidden_state, answer, question_offset
         )  # (B, T, d)
         # eq. 13: P_q = softmax(W_q h + b_q), fp32 for the same reason as P_voc
         logits = self.question_logits(fused).float()
@@ -392,7 +406,7 @@ class IGJAQAP(nn.Module):
             answer_labels, question_labels, encoder_states, attention_mask, decoder_width
         )
         fused = self.question_generator_input(
-            question_hidden, answer_hidden, answer_labels != IGNORE_INDEX
+            question_hidden, self.remember_answer(answer_hidden, answer_labels != IGNORE_INDEX)
         )
         answer_logits = self.answer_logits(answer_hidden)
         question_logits = self.question_logits(fused)

@@ -48,7 +48,10 @@ def greedy_reference(core, input_ids, attention_mask):
     question = torch.tensor([[QUESTION_START]])
     for _ in range(MAX_QUESTION):
         step = core.decode_question(
-            question, encoder_states, attention_mask, answer_states.hidden_states, answer_mask
+            question,
+            encoder_states,
+            attention_mask,
+            core.remember_answer(answer_states.hidden_states, answer_mask),
         )
         question = torch.cat([question, step.log_probs[:, -1].argmax(-1, keepdim=True)], 1)
         if question[0, -1] == 1:
@@ -94,6 +97,43 @@ def test_beam_search_with_and_without_cache_agree_and_batching_changes_nothing()
         )
         assert strip(single.answer_ids[0]) == strip(cached.answer_ids[row])
         assert strip(single.question_ids[0]) == strip(cached.question_ids[row])
+
+
+@pytest.mark.parametrize("shared_decoder", [True, False])
+def test_answer_projections_are_made_once_per_generation(shared_decoder):
+    """The gate projects the answer states once, not at every question step, and the shared
+    decoder's cross-attention keys over the encoder output serve the answer search, the
+    answer states and the question search (the two-decoder ablation projects once per
+    decoder); the result equals decoding without any cache."""
+    core = tiny_core(seed=1, shared_decoder=shared_decoder)
+    input_ids, attention_mask = contexts()
+    calls = {"gate keys": 0, "answer cross keys": 0, "question cross keys": 0}
+
+    def count(name):
+        def hook(*_):
+            calls[name] += 1
+
+        return hook
+
+    core.gate.key.register_forward_hook(count("gate keys"))
+    core.answer_decoder.block[0].layer[1].EncDecAttention.k.register_forward_hook(
+        count("answer cross keys")
+    )
+    if not shared_decoder:
+        core.question_decoder.block[0].layer[1].EncDecAttention.k.register_forward_hook(
+            count("question cross keys")
+        )
+    cached = generate_pairs(core, input_ids, attention_mask, num_beams=3, with_scores=True)
+    assert calls == {
+        "gate keys": 1,
+        "answer cross keys": 1 if shared_decoder else 2,  # search, then the answer states
+        "question cross keys": 0 if shared_decoder else 1,
+    }
+    uncached = generate_pairs(
+        core, input_ids, attention_mask, num_beams=3, use_cache=False, with_scores=True
+    )
+    torch.testing.assert_close(cached.question_ids, uncached.question_ids)
+    torch.testing.assert_close(cached.question_scores, uncached.question_scores)
 
 
 def test_outputs_respect_lengths_and_padding():

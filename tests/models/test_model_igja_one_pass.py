@@ -22,8 +22,7 @@ def two_pass(core: IGJAQAP, input_ids, attention_mask, answer_labels, question_l
         shift_right(question_labels, QUESTION_START, 0),
         encoder_states,
         attention_mask,
-        answer.hidden_states,
-        answer_labels != -100,
+        core.remember_answer(answer.hidden_states, answer_labels != -100),
     )
     answer_picked = label_log_probs(answer.log_probs, answer_labels)
     question_picked = label_log_probs(question.log_probs, question_labels)

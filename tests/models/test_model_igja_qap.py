@@ -271,9 +271,8 @@ def test_cached_stepwise_decoding_matches_full_pass():
 
     answer_mask = answer_labels != -100
     question_inputs = shift_right(question_labels, QUESTION_START, 0)
-    full_question = core.decode_question(
-        question_inputs, encoder_states, attention_mask, full_answer.hidden_states, answer_mask
-    )
+    answer = core.remember_answer(full_answer.hidden_states, answer_mask)
+    full_question = core.decode_question(question_inputs, encoder_states, attention_mask, answer)
     cache = _encoder_cache(core)
     steps = []
     for t in range(question_inputs.size(1)):
@@ -281,8 +280,7 @@ def test_cached_stepwise_decoding_matches_full_pass():
             question_inputs[:, t : t + 1],
             encoder_states,
             attention_mask,
-            full_answer.hidden_states,
-            answer_mask,
+            answer,
             past_key_values=cache,
             use_cache=True,
         )

@@ -60,7 +60,9 @@ def question_logit_jacobian(core, answer_length: int) -> torch.Tensor:
 
     def logits(state: torch.Tensor) -> torch.Tensor:
         fused = core.question_generator_input(
-            state.view(1, 1, d_model), answer_states, answer_mask, question_offset=2
+            state.view(1, 1, d_model),
+            core.remember_answer(answer_states, answer_mask),
+            question_offset=2,
         )
         return core.question_logits(fused).view(-1)
 
