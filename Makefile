@@ -31,7 +31,7 @@ test: install ## Run the test suite (slow and GPU tests are skipped; CI runs thi
 
 .PHONY: test-fast
 test-fast: install ## Fast subset for the edit loop (under 3 minutes on 2 cores)
-	$(BIN)/python -m pytest -q -m 'not slow and not gpu and not learnability and not faults and not compile'
+	$(BIN)/python -m pytest -q -m 'not slow and not gpu and not learnability and not faults and not compile and not rehearsal'
 
 .PHONY: test-slow
 test-slow: install ## Slow tests only (real data when QAPGEN_DATA_DIR is set, long training)
@@ -84,6 +84,18 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: install ## Training/generation throughput vs plain HF T5 (CPU tiny; GPU: BENCH_ARGS="--size t5-base-shape --device cuda --compile")
 	$(BIN)/python -m bench.bench_train $(BENCH_ARGS)
+
+# `make gpu-check` runs on the GPU machine, which has no network: no venv, the image's python3,
+# and the wheels `make gpu-carry` downloaded here (bench/GPU.md).
+GPU_OUT ?= gpu-check-out
+
+.PHONY: gpu-carry
+gpu-carry: install ## Here, before gpu-check: wheels into .whl/, prepared SQuAD into .data/ (DATA_DIR=folder of train/dev-v1.1.json)
+	$(BIN)/python -m bench.gpu_check carry $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+.PHONY: gpu-check
+gpu-check: ## On one CUDA GPU (bench/GPU.md): GPU tests, real-data training, T5-base benchmark into GPU_OUT
+	PYTHON=$(PYTHON) bash bench/gpu_check.sh $(GPU_OUT)
 
 .PHONY: lint
 lint: install ## Ruff lint and format check

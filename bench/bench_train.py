@@ -55,6 +55,7 @@ from qapgen.data.datamodule import Collator, EncodedDataset, EncodedExample, QAP
 from qapgen.data.features import DEFAULT_FEATURES, IGNORE_INDEX
 from qapgen.data.sampler import LengthGroupedSampler
 from qapgen.data.tokenizer import start_token_ids
+from qapgen.metrics.wordnet import WordNetUnavailableError, load_wordnet
 from qapgen.models.backbone import random_init_config
 from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.igja_qap_module import IGJAQAPModule
@@ -479,12 +480,27 @@ def generation_entries(data: BenchData, args: argparse.Namespace, device: Device
     return entries
 
 
+def test_meteor(requested: str) -> str:
+    """The METEOR the IGJA-QAP test uses: ``auto`` takes METEOR 1.5 where Java is, else
+    nltk's where WordNet is, else none (a GPU machine may have neither; the report says
+    which ran)."""
+    if requested != "auto":
+        return requested
+    if shutil.which("java"):
+        return "java"
+    try:
+        load_wordnet()
+    except WordNetUnavailableError:
+        return "none"
+    return "nltk"
+
+
 def igja_qap_test_seconds(
     data: BenchData, args: argparse.Namespace, device: Device
 ) -> dict[str, Any]:
     """Wall-clock seconds of ``trainer.test`` for IGJA-QAP: beam-4 two-stage generation in
     length-sorted batches, then BLEU-1..4, ROUGE-L and METEOR 1.5 for both tasks."""
-    meteor = "java" if shutil.which("java") else "nltk"
+    meteor = test_meteor(args.meteor)
     model = new_model(IGJAQAPModule, data, args, meteor=meteor)
     batches = loader(data.test, model.data_features, args.eval_batch_size, shuffle=False)
     with tempfile.TemporaryDirectory() as root:
@@ -502,26 +518,40 @@ def igja_qap_test_seconds(
 
 
 # -- the suite -----------------------------------------------------------------------------
-def run_suite(data: BenchData, args: argparse.Namespace, device: Device) -> dict[str, Any]:
-    train: dict[str, Any] = {}
+def run_suite(
+    data: BenchData,
+    args: argparse.Namespace,
+    device: Device,
+    section: dict[str, Any],
+    save: Callable[[], None] = lambda: None,
+) -> None:
+    """Fill ``section`` with ``train`` and ``eval`` entries, calling ``save`` after each, so
+    that a run stopped at a time limit keeps what it measured."""
+    train: dict[str, Any] = section.setdefault("train", {})
+    evaluation: dict[str, Any] = section.setdefault("eval", {})
     print(f"bench: {data.name}: training")
     train["hf_baseline_bs16"] = hf_baseline_train(data, 16, args, device)
+    save()
     for name, model_class in (("t5_qg", T5QG), ("igja_qap", IGJAQAPModule)):
         train[f"{name}_bs16"] = qapgen_train(model_class, data, 16, args, device)
+        save()
         train[f"{name}_bs{args.large_batch}"] = largest_batch(
             lambda size, cls=model_class: qapgen_train(cls, data, size, args, device),
             args.large_batch,
             device,
         )
+        save()
         if args.compile:
             train[f"{name}_bs16_compiled"] = compiled_entry(model_class, data, args, device)
+            save()
         print(f"bench: {name}: {train[f'{name}_bs16']}")
     print(f"bench: {data.name}: generation and evaluation")
-    evaluation = generation_entries(data, args, device)
+    evaluation.update(generation_entries(data, args, device))
+    save()
     test = igja_qap_test_seconds(data, args, device)
     evaluation["igja_qap_squad_test_seconds"] = test["seconds"]
     evaluation["igja_qap_squad_test"] = test
-    return {"train": train, "eval": evaluation}
+    save()
 
 
 def _cycle(batches: DataLoader) -> Iterator[dict[str, Any]]:
@@ -568,14 +598,15 @@ def markdown(result: dict[str, Any]) -> str:
                     f"| {name} | {entry['items']} | {entry['batch_size']} | "
                     f"{entry['samples_per_s']} |"
                 )
-        test = section["eval"]["igja_qap_squad_test"]
-        lines += [
-            "",
-            f"IGJA-QAP test (beam-4 two-stage generation + every metric, METEOR "
-            f"{test['meteor']}): **{test['seconds']} s** for {test['items']} items "
-            f"(generation {test['generation_seconds']} s, batch {test['batch_size']}).",
-            "",
-        ]
+        test = section["eval"].get("igja_qap_squad_test")
+        lines += [""]
+        if test is not None:  # absent while the run is still under way (or was stopped)
+            lines += [
+                f"IGJA-QAP test (beam-4 two-stage generation + every metric, METEOR "
+                f"{test['meteor']}): **{test['seconds']} s** for {test['items']} items "
+                f"(generation {test['generation_seconds']} s, batch {test['batch_size']}).",
+                "",
+            ]
     if "ratios" in result:
         lines += ratios.markdown(result)
     return "\n".join(lines)
@@ -595,6 +626,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-items", type=int, default=None,
                         help=f"test items (CUDA {SQUAD_SENTENCE_TEST_ITEMS}, CPU 64)")  # fmt: skip
     parser.add_argument("--generation-items", type=int, default=None, help="CUDA 1024, CPU 32")
+    parser.add_argument("--meteor", choices=("auto", "java", "nltk", "none"), default="auto",
+                        help="METEOR of the IGJA-QAP test (auto: java, else nltk, else none)")  # fmt: skip
     parser.add_argument("--compile", action="store_true",
                         help="also time compiled qapgen steps (bucketed padding)")  # fmt: skip
     parser.add_argument("--compile-backend", default="inductor",
@@ -640,19 +673,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        **run_suite(synthetic_data(args, min(needed, 20_000)), args, device),
     }
+    out = Path(args.out or f"bench/results/{device.slug}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        result["bench_seconds"] = round(time.perf_counter() - started, 1)
+        atomic_write_text(out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+        atomic_write_text(out.with_suffix(".md"), markdown(result))
+
+    run_suite(synthetic_data(args, min(needed, 20_000)), args, device, result, save)
     if args.data:
         real = real_data(args)
-        result["real_data"] = {"name": real.name, **run_suite(real, args, device)}
+        result["real_data"] = {"name": real.name}
+        run_suite(real, args, device, result["real_data"], save)
     if args.ratio_size != "none":
         print(f"bench: ratios at {args.ratio_size}")
         result.update(ratios.measure(size=args.ratio_size, device=device.kind))
-    result["bench_seconds"] = round(time.perf_counter() - started, 1)
-    out = Path(args.out or f"bench/results/{device.slug}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), markdown(result))
+    save()
     print(f"bench: wrote {out}.json and {out}.md in {result['bench_seconds']} s")
     return result
 

@@ -1,4 +1,6 @@
-"""`qapgen data stats`: Table 1 for a prepared dataset, with every drop and repair counted."""
+"""`qapgen data stats`: Table 1 for a prepared dataset, with every drop and repair counted.
+`qapgen data prepare --out FOLDER`: the prepared dataset as a folder that training reads in
+place of the source files (``data.path: FOLDER``)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,15 @@ from pathlib import Path
 
 from qapgen.data.errors import PreparationOptionError
 from qapgen.data.fixtures import FIXTURES_PATH
-from qapgen.data.prepare import PrepareOptions, check_article_split, prepare
+from qapgen.data.prepare import (
+    PreparedData,
+    PrepareOptions,
+    check_article_split,
+    prepare,
+    save_prepared,
+)
 from qapgen.data.readers import SOURCES
-from qapgen.data.segment import SENTENCE_POLICIES
+from qapgen.data.segment import SEGMENTERS, SENTENCE_POLICIES
 from qapgen.data.split_lists import SPLIT_LISTS
 from qapgen.data.stats import LENGTH_UNITS, dataset_stats, render_table1
 
@@ -19,15 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="inspect and prepare datasets")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     stats = actions.add_parser("stats", help="Table 1 for the prepared data, beside the paper's")
-    stats.add_argument("--dataset", required=True, choices=sorted(SOURCES))
-    stats.add_argument(
-        "--path",
-        type=Path,
-        default=None,
-        help=f"an official source file or a folder holding them; {FIXTURES_PATH} for the "
-        f"project's own fixture files (./{FIXTURES_PATH} for a folder of that name) "
-        "(default: $QAPGEN_DATA_DIR, else the Hugging Face hub)",
-    )
+    add_preparation_arguments(stats)
     stats.add_argument("--format", choices=("table", "json"), default="table")
     stats.add_argument(
         "--length-unit",
@@ -36,31 +36,68 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how average lengths count: PTB tokens (default; punctuation split off, as the "
         "metrics tokenise) or whitespace words",
     )
-    stats.add_argument(
+    stats.set_defaults(handler=run_stats)
+    prepare_parser = actions.add_parser(
+        "prepare",
+        help="prepare a dataset into a folder that training reads in place of the sources "
+        "(data.path: FOLDER), e.g. on a machine with no network or raw data",
+    )
+    add_preparation_arguments(prepare_parser)
+    prepare_parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FOLDER",
+        help="the prepared-data folder to write; it must not exist yet (never overwritten)",
+    )
+    prepare_parser.set_defaults(handler=run_prepare)
+
+
+def add_preparation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset, its sources and the preparation options, as `data stats` and `data
+    prepare` take them (``preparation_options`` reads them back)."""
+    parser.add_argument("--dataset", required=True, choices=sorted(SOURCES))
+    parser.add_argument(
+        "--path",
+        type=Path,
+        default=None,
+        help=f"an official source file or a folder holding them, or a folder `qapgen data "
+        f"prepare --out` wrote; {FIXTURES_PATH} for the project's own fixture files "
+        f"(./{FIXTURES_PATH} for a folder of that name) "
+        "(default: $QAPGEN_DATA_DIR, else the Hugging Face hub)",
+    )
+    parser.add_argument(
         "--split",
         choices=("paper", *SPLIT_LISTS),
         default="paper",
         help="paper: train file -> train, dev file carved into val and test (default); "
         "du2017: Du et al. (2017)'s article lists (SQuAD)",
     )
-    stats.add_argument(
+    parser.add_argument(
+        "--segmenter",
+        choices=SEGMENTERS,
+        default=None,
+        help="how SQuAD and NewsQA paragraphs are cut into sentences (default: the "
+        "dataset's, see README)",
+    )
+    parser.add_argument(
         "--sentence-policy",
         choices=SENTENCE_POLICIES,
         default=None,
         help="unique: keep a sentence only when one QA pair falls in it; every_pair: one "
         "record per QA pair with its answer's sentence (default: the dataset's, see README)",
     )
-    stats.add_argument(
+    parser.add_argument(
         "--coqa-context", choices=("rationale", "rationale_sentence", "story"), default="rationale"
     )
-    stats.add_argument(
+    parser.add_argument(
         "--coqa-unanswerable",
         choices=("keep", "drop"),
         default="keep",
         help="CoQA's 'unknown' answers: keep them (default; the paper's counts do) or drop them",
     )
-    stats.add_argument("--split-seed", type=int, default=0)
-    stats.add_argument(
+    parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument(
         "--article-split",
         type=article_counts,
         default=None,
@@ -68,9 +105,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pool every record and split by article counts, e.g. 38,5,5 for the squad-dev "
         "reduced-data protocol (SQuAD dev alone)",
     )
-    stats.add_argument("--cache-dir", type=Path, default=None)
-    stats.add_argument("--no-cache", action="store_true", help="prepare afresh, write no cache")
-    stats.set_defaults(handler=run_stats)
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--no-cache", action="store_true", help="prepare afresh, write no cache")
 
 
 def article_counts(text: str) -> tuple[int, int, int]:
@@ -85,13 +121,16 @@ def article_counts(text: str) -> tuple[int, int, int]:
         ) from None
 
 
-def run_stats(args: argparse.Namespace) -> int:
+def prepare_from_arguments(args: argparse.Namespace) -> PreparedData:
+    """Prepare the dataset ``add_preparation_arguments``'s arguments name (through the
+    cache unless ``--no-cache``); a bad option is a one-line error."""
     from qapgen.cli.main import CommandError, UsageError
 
     options = PrepareOptions(
         coqa_context=args.coqa_context,
         coqa_unanswerable=args.coqa_unanswerable,
         split=args.split,
+        segmenter=args.segmenter,
         sentence_policy=args.sentence_policy,
         split_seed=args.split_seed,
         article_split=args.article_split,
@@ -101,14 +140,39 @@ def run_stats(args: argparse.Namespace) -> int:
     except PreparationOptionError as error:
         raise UsageError(str(error)) from None
     try:
-        prepared = prepare(
+        return prepare(
             args.dataset, args.path, options, cache_dir=args.cache_dir, use_cache=not args.no_cache
         )
     except PreparationOptionError as error:  # e.g. more articles asked for than there are
         raise CommandError(str(error)) from None
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    prepared = prepare_from_arguments(args)
     stats = dataset_stats(prepared, args.length_unit)
     if args.format == "json":
         print(json.dumps(stats, indent=2))
     else:
         print(render_table1(stats))
+    return 0
+
+
+def _refuse_existing(out: Path) -> None:
+    from qapgen.cli.main import CommandError
+
+    if out.exists() or out.is_symlink():
+        raise CommandError(
+            f"--out {out} already exists; qapgen data prepare writes a new folder and never "
+            "replaces one: name a folder that does not exist yet"
+        )
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """Prepare the dataset and write it to ``--out`` as a prepared-data folder."""
+    _refuse_existing(args.out)
+    prepared = prepare_from_arguments(args)
+    _refuse_existing(args.out)  # again: preparing can take minutes
+    save_prepared(prepared, args.out)
+    counts = ", ".join(f"{name} {len(records)}" for name, records in prepared.splits.items())
+    print(f"{args.out}: {counts}")
     return 0

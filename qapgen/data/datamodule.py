@@ -126,8 +126,9 @@ class QAPDataModule(L.LightningDataModule):
 
     Args:
         dataset: ``squad``, ``newsqa`` or ``coqa``.
-        path: official source file or folder; ``fixtures`` for the project's own fixtures;
-            None for ``$QAPGEN_DATA_DIR``, else the Hugging Face hub.
+        path: official source file or folder, or a prepared-data folder written by ``qapgen
+            data prepare --out`` (read as is: no sources needed); ``fixtures`` for the
+            project's own fixtures; None for ``$QAPGEN_DATA_DIR``, else the Hugging Face hub.
         tokenizer: a hub name (``t5-base``) or a local folder; ``train`` trains a
             T5-compatible unigram tokenizer on the training split, ``words`` builds a
             word-level vocabulary from it (DeepNQG's); either is saved beside the cache.

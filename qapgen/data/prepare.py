@@ -5,6 +5,12 @@ by the dataset's sentence policy (``segment.py``); for CoQA build the context fr
 answer's rationale; split. Every dropped QA pair is counted by reason. Prepared splits are
 cached as parquet, keyed by the source files' hashes and the options.
 
+A prepared-data folder (``qapgen data prepare --out``: the same parquet files and
+``meta.json`` as a cache entry) stands in for the source files: ``prepare`` given such a
+folder loads it, after checking it holds the dataset, preparation version and options asked
+for (``PreparedFolderError`` otherwise). It is only read, never rebuilt: a machine with no
+network and no raw data can train on data prepared elsewhere.
+
 The policies, and the numbers of the paper each reproduces (``DATASET_POLICIES``):
 
 - SQuAD, ``split: paper``: sentence policy ``unique`` (a sentence is kept only when exactly
@@ -61,6 +67,8 @@ from qapgen.data.split_lists import SPLIT_LISTS, ArticleLists, load_article_list
 
 # Bump when preparation logic or the cache layout changes, so stale caches are not reused.
 PREPARATION_VERSION = 3
+# The file that marks a cache entry or a prepared-data folder (``save_prepared``).
+PREPARED_META = "meta.json"
 SPLITS = ("train", "val", "test")
 
 # The paper's val : test sizes, carved from each dataset's dev set (Table 1). NewsQA's MRQA
@@ -165,6 +173,13 @@ def check_article_split(counts: Sequence[object]) -> tuple[int, int, int]:
     return tuple(counts)  # type: ignore[return-value]
 
 
+class PreparedFolderError(PreparationOptionError):
+    """A prepared-data folder that cannot serve the request: it holds another dataset,
+    preparation version or options, or its files fail their checks. The message names the
+    folder and the field, and says how to prepare the data again; the folder is the user's,
+    so it is never rebuilt or written."""
+
+
 @dataclass
 class PreparedData:
     """Prepared splits, with every source QA pair that was dropped (``dropped``, by reason)
@@ -212,11 +227,15 @@ def prepare(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
 ) -> PreparedData:
-    """Prepare ``dataset`` from ``path`` (a file or a folder of official files)."""
+    """Prepare ``dataset`` from ``path`` (a file or a folder of official files), or load
+    the prepared-data folder ``path`` is (``is_prepared_folder``; see
+    ``load_prepared_folder``)."""
     get_source(dataset)  # fail early on an unknown name
     options = (options or PrepareOptions()).resolved(dataset)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     source_path = resolve_source_path(dataset, path, cache_root, options.split)
+    if is_prepared_folder(source_path):
+        return load_prepared_folder(source_path, dataset, options)
     files = [p for _, p in get_source(dataset).locate(source_path)]
     key = _cache_key(dataset, files, options)
     cache_path = cache_root / "prepared" / f"{dataset}-{key}"
@@ -228,6 +247,79 @@ def prepare(
     if use_cache:
         save_prepared(prepared, cache_path)
     return prepared
+
+
+def is_prepared_folder(path: str | Path) -> bool:
+    """Whether ``path`` is a prepared-data folder: a folder holding the ``meta.json`` that
+    ``save_prepared`` writes (as ``qapgen data prepare --out`` does), not source files."""
+    path = Path(path)
+    return path.is_dir() and (path / PREPARED_META).is_file()
+
+
+def _prepare_again(dataset: str, options: PrepareOptions) -> str:
+    """How to prepare ``dataset`` with ``options`` into a new folder: the command, with a
+    flag for each option that is not the dataset's default."""
+    asked, default = options.key(), PrepareOptions().resolved(dataset).key()
+    flags = ""
+    for name, value in asked.items():
+        if value == default[name]:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        # dev_carve has no flag, and None is every option's default.
+        flags += (
+            f" ({name}={value})" if name == "dev_carve" else f" --{name.replace('_', '-')} {value}"
+        )
+    return (
+        f"prepare it again with `qapgen data prepare --dataset {dataset} --path SOURCE{flags} "
+        f"--out NEW_FOLDER` and pass that folder"
+    )
+
+
+def load_prepared_folder(folder: str | Path, dataset: str, options: PrepareOptions) -> PreparedData:
+    """The prepared data in ``folder``, once it proves to hold ``dataset`` at this
+    PREPARATION_VERSION with ``options`` (resolved for ``dataset``), its files intact.
+
+    Anything else is a one-line PreparedFolderError naming the folder, the field, what the
+    folder holds and what was asked, and how to prepare the data again. The folder is only
+    read."""
+    folder = Path(folder)
+    where = f"prepared-data folder {folder}"
+    again = _prepare_again(dataset, options)
+    try:
+        meta = read_cache_json(folder / PREPARED_META)
+    except CorruptCacheError as error:
+        raise PreparedFolderError(f"{where} is corrupt ({error}); {again}") from error
+    held = meta.get("dataset")
+    if held != dataset:
+        raise PreparedFolderError(
+            f"{where} holds dataset {held!r}, but {dataset!r} was asked for; ask for "
+            f"{held!r}, or {again}"
+        )
+    held = meta.get("version")
+    if held != PREPARATION_VERSION:
+        raise PreparedFolderError(
+            f"{where} holds preparation version {held!r}, but this qapgen reads version "
+            f"{PREPARATION_VERSION}; {again}"
+        )
+    held_options = meta.get("options")
+    if not isinstance(held_options, dict):
+        raise PreparedFolderError(f"{where} is corrupt (meta.json has no valid 'options'); {again}")
+    # Compared in the JSON form meta.json stores (tuples as lists).
+    asked = json.loads(json.dumps(options.key()))
+    names = [*asked, *(name for name in held_options if name not in asked)]
+    differ = [name for name in names if asked.get(name) != held_options.get(name)]
+    if differ:
+        holds = ", ".join(f"{name}={held_options.get(name)!r}" for name in differ)
+        wants = ", ".join(f"{name}={asked.get(name)!r}" for name in differ)
+        raise PreparedFolderError(
+            f"{where} was prepared with {holds}, but {wants} was asked for; ask for what it "
+            f"holds, or {again}"
+        )
+    try:
+        return load_prepared(folder)
+    except CorruptCacheError as error:
+        raise PreparedFolderError(f"{where} is corrupt ({error}); {again}") from error
 
 
 def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> PreparedData:
@@ -459,7 +551,7 @@ def save_prepared(prepared: PreparedData, directory: Path) -> None:
             "files": prepared.files,
             "options": prepared.options,
         }
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+        (folder / PREPARED_META).write_text(json.dumps(meta, indent=2))
 
 
 # What meta.json must hold, and of what type.
@@ -477,7 +569,7 @@ _META_FIELDS = {
 def load_prepared(directory: Path) -> PreparedData:
     """Read a cache entry ``save_prepared`` wrote, checking every file against meta.json;
     CorruptCacheError says what does not match."""
-    meta = read_cache_json(directory / "meta.json")
+    meta = read_cache_json(directory / PREPARED_META)
     for key, kind in _META_FIELDS.items():
         if not isinstance(meta.get(key), kind):
             raise CorruptCacheError(f"meta.json has no valid {key!r}")
