@@ -37,6 +37,18 @@ test-fast: install ## Fast subset for the edit loop (under 3 minutes on 2 cores)
 test-slow: install ## Slow tests only (real data when QAPGEN_DATA_DIR is set, long training)
 	$(BIN)/python -m pytest -q -m slow
 
+# The oldest transformers pyproject allows, with the tokenizers and hub client of its time,
+# laid over .venv's packages in a folder of its own (the venv keeps its newest release).
+TRANSFORMERS_FLOOR ?= transformers==5.1.0 tokenizers==0.22.2 huggingface_hub==1.33.0
+
+.PHONY: test-transformers-floor
+test-transformers-floor: install ## The decoding tests on the oldest transformers allowed (CI runs them after make test)
+	$(BIN)/pip install -q --no-deps --upgrade --target .transformers-floor $(TRANSFORMERS_FLOOR)
+	PYTHONPATH=.transformers-floor $(BIN)/python -c 'import transformers as t; \
+		print("transformers", t.__version__, "from", t.__file__); assert t.__version__ == "5.1.0"'
+	PYTHONPATH=.transformers-floor $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/models tests/generate tests/baselines/test_baseline_deepnqg.py
+
 # Sweep settings: PROFILE=offline|scratch-gpu|paper|auto, comma lists for the rest.
 PROFILE ?= offline
 DATASETS ?=

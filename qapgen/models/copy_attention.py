@@ -64,13 +64,13 @@ class CrossAttentionProbe:
     def copy_attention_of(
         self,
         source_mask: torch.Tensor,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
     ) -> torch.Tensor:
         """β (B, T, N) of the last decoder call's T positions."""
         queries = self.recorded.pop("queries")
         keys = self.recorded.pop("keys", None)
-        if isinstance(past_key_values, EncoderDecoderCache):
-            keys = past_key_values.cross_attention_cache.layers[self.layer_index].keys
+        if isinstance(cache, EncoderDecoderCache):
+            keys = cache.cross_attention_cache.layers[self.layer_index].keys
         if keys is None:
             raise RuntimeError("the decoder call computed no cross-attention keys and had no cache")
         return copy_attention(queries, keys, source_mask, self.num_heads)

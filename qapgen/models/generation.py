@@ -19,6 +19,7 @@ from transformers import GenerationConfig, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
+from qapgen.models.decoder_cache import cache_argument, cache_of, step_cache
 from qapgen.models.gate import AnswerMemory
 
 if TYPE_CHECKING:
@@ -54,15 +55,15 @@ class CoreStepModel(PreTrainedModel, GenerationMixin):
     def get_encoder(self, modality: str | None = None) -> torch.nn.Module:
         return self.core.backbone.encoder
 
-    def _reorder_cache(self, past_key_values: Cache, beam_idx: torch.Tensor) -> Cache:
+    def _reorder_cache(self, cache: Cache, beam_idx: torch.Tensor) -> Cache:
         """Beam search moves beams only within their own input, whose every beam holds the
         same cross-attention keys and values (of one encoder output): only the
         self-attention cache needs reordering."""
-        if isinstance(past_key_values, EncoderDecoderCache):
-            past_key_values.self_attention_cache.reorder_cache(beam_idx)
+        if isinstance(cache, EncoderDecoderCache):
+            cache.self_attention_cache.reorder_cache(beam_idx)
         else:
-            past_key_values.reorder_cache(beam_idx)
-        return past_key_values
+            cache.reorder_cache(beam_idx)
+        return cache
 
 
 class AnswerStepModel(CoreStepModel):
@@ -72,6 +73,7 @@ class AnswerStepModel(CoreStepModel):
         encoder_outputs: BaseModelOutput,
         attention_mask: torch.Tensor,
         source_ids: torch.Tensor,
+        cache: Cache | None = None,
         past_key_values: Cache | None = None,
         use_cache: bool | None = None,
         **kwargs: Any,
@@ -81,11 +83,11 @@ class AnswerStepModel(CoreStepModel):
             encoder_outputs.last_hidden_state,
             attention_mask,
             source_ids,
-            past_key_values=past_key_values,
+            cache=step_cache(cache, past_key_values),
             use_cache=bool(use_cache),
             normalise=False,
         )
-        return Seq2SeqLMOutput(logits=step.log_probs, past_key_values=step.past_key_values)
+        return Seq2SeqLMOutput(logits=step.log_probs, **cache_argument(step.cache))
 
 
 class QuestionStepModel(CoreStepModel):
@@ -98,6 +100,7 @@ class QuestionStepModel(CoreStepModel):
         answer_values: torch.Tensor | None = None,
         answer_masked_states: torch.Tensor | None = None,
         answer_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
         past_key_values: Cache | None = None,
         use_cache: bool | None = None,
         **kwargs: Any,
@@ -112,11 +115,11 @@ class QuestionStepModel(CoreStepModel):
             encoder_outputs.last_hidden_state,
             attention_mask,
             answer,
-            past_key_values=past_key_values,
+            cache=step_cache(cache, past_key_values),
             use_cache=bool(use_cache),
             normalise=False,
         )
-        return Seq2SeqLMOutput(logits=step.log_probs, past_key_values=step.past_key_values)
+        return Seq2SeqLMOutput(logits=step.log_probs, **cache_argument(step.cache))
 
 
 def shared_cross_attention(core: IGJAQAP, answer_out: Any) -> DynamicCache | None:
@@ -126,7 +129,7 @@ def shared_cross_attention(core: IGJAQAP, answer_out: Any) -> DynamicCache | Non
 
     Beam search never moves a beam to another input, and `CoreStepModel._reorder_cache`
     leaves these rows in place, so they stay in `generate`'s expanded row order."""
-    cache = getattr(answer_out, "past_key_values", None)
+    cache = cache_of(answer_out)
     if core.separate_question_decoder is not None or not isinstance(cache, EncoderDecoderCache):
         return None
     return cache.cross_attention_cache
@@ -258,7 +261,7 @@ def generate_pairs(
         if cross_attention is None
         else (
             with_cross_attention(cross_attention, every=num_beams),
-            {"past_key_values": with_cross_attention(cross_attention)},
+            cache_argument(with_cross_attention(cross_attention)),
         )
     )
     # teacher-forced over the chosen answer, exactly as the answer states are made in training
@@ -267,7 +270,7 @@ def generate_pairs(
         answer_inputs,
         encoder_states,
         attention_mask,
-        past_key_values=answer_cache,
+        cache=answer_cache,
     )  # h^a_dec
 
     question_out = QuestionStepModel(core).generate(

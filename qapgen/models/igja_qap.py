@@ -30,6 +30,7 @@ from transformers.models.t5.modeling_t5 import T5Stack
 from qapgen.models.attention_masks import padding_attention_mask, segment_causal_attention_mask
 from qapgen.models.backbone import vocabulary_logits
 from qapgen.models.copy_attention import CrossAttentionProbe
+from qapgen.models.decoder_cache import cache_argument, cache_of
 from qapgen.models.gate import (
     GATE_FUSIONS,
     AnswerGuidedGate,
@@ -69,7 +70,7 @@ class DecoderStep:
 
     log_probs: torch.Tensor  # (B, T, V), fp32 (unnormalised scores if asked)
     hidden_states: torch.Tensor  # (B, T, d): h^a_dec, or the question generator's fused input
-    past_key_values: Cache | None
+    cache: Cache | None
 
 
 def shift_right(labels: torch.Tensor, start_token_id: int, pad_token_id: int) -> torch.Tensor:
@@ -243,12 +244,12 @@ class IGJAQAP(nn.Module):
     def _copy_attention(
         self,
         attention_mask: torch.Tensor,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
     ) -> torch.Tensor | None:
         """β of the answer decoder's last call (None without the pointer)."""
         if self.copy_probe is None:
             return None
-        return self.copy_probe.copy_attention_of(attention_mask, past_key_values)
+        return self.copy_probe.copy_attention_of(attention_mask, cache)
 
     def decode_answer(
         self,
@@ -257,7 +258,7 @@ class IGJAQAP(nn.Module):
         attention_mask: torch.Tensor,
         source_ids: torch.Tensor,
         *,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         use_cache: bool = False,
         normalise: bool = True,
     ) -> DecoderStep:
@@ -267,11 +268,11 @@ class IGJAQAP(nn.Module):
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_states,
             encoder_attention_mask=self._source_mask(attention_mask),
-            past_key_values=past_key_values,
             use_cache=use_cache,
+            **cache_argument(cache),
         )
         hidden = decoded.last_hidden_state  # (B, T, d)
-        cache = decoded.past_key_values if use_cache else None
+        cache = cache_of(decoded) if use_cache else None
         beta = self._copy_attention(attention_mask, cache)
         log_probs = self.pointer(
             self.answer_logits(hidden),
@@ -288,17 +289,17 @@ class IGJAQAP(nn.Module):
         decoder_input_ids: torch.Tensor,
         encoder_states: torch.Tensor,
         attention_mask: torch.Tensor,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
     ) -> torch.Tensor:
         """h^a_dec (B, T, d) for the given answer decoder inputs: `decode_answer`'s states
         without its vocabulary projection and pointer (what the gate reads).
-        ``past_key_values``: an empty self-attention cache beside the answer decoder's
+        ``cache``: an empty self-attention cache beside the answer decoder's
         cross-attention keys and values of these rows, which are then not recomputed."""
         hidden = self.answer_decoder(
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_states,
             encoder_attention_mask=self._source_mask(attention_mask),
-            past_key_values=past_key_values,
+            **cache_argument(cache),
         ).last_hidden_state
         if self.copy_probe is not None:
             self.copy_probe.clear()
@@ -311,7 +312,7 @@ class IGJAQAP(nn.Module):
         attention_mask: torch.Tensor,
         answer: AnswerMemory | None,
         *,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         use_cache: bool = False,
         normalise: bool = True,
     ) -> DecoderStep:
@@ -322,13 +323,13 @@ class IGJAQAP(nn.Module):
         With a cache, the position of the first given token is the cache's length, which selects
         the gate's W_g rows.
         """
-        question_offset = past_key_values.get_seq_length() if past_key_values is not None else 0
+        question_offset = cache.get_seq_length() if cache is not None else 0
         decoded = self.question_decoder(
             input_ids=decoder_input_ids,
             encoder_hidden_states=encoder_states,
             encoder_attention_mask=self._source_mask(attention_mask),
-            past_key_values=past_key_values,
             use_cache=use_cache,
+            **cache_argument(cache),
         )
         fused = self.question_generator_input(
             decoded.last_hidden_state, answer, question_offset
@@ -336,7 +337,7 @@ class IGJAQAP(nn.Module):
         # eq. 13: P_q = softmax(W_q h + b_q), fp32 for the same reason as P_voc
         logits = self.question_logits(fused).float()
         log_probs = F.log_softmax(logits, dim=-1) if normalise else logits
-        return DecoderStep(log_probs, fused, decoded.past_key_values if use_cache else None)
+        return DecoderStep(log_probs, fused, cache_of(decoded) if use_cache else None)
 
     def teacher_forced_states(
         self,

@@ -6,8 +6,8 @@ P(y_t) = softmax(W_s tanh(W_c [h_t; c_t])) (Du et al. eqs 3-5).
 
 Beam search is transformers' `generate`. `LSTMSeq2SeqForGeneration` is a thin
 `PreTrainedModel` + `GenerationMixin` view whose step returns logits and carries the decoder's
-(h, c) in `past_key_values` as an `LSTMState`. transformers 5.23 reorders a cache between beam
-steps with the model's `_reorder_cache(cache, beam_idx)` when it has one (else the cache's own
+(h, c) as its cache, an `LSTMState` (`decoder_cache` names it as each transformers release
+does). transformers reorders a cache between beam steps with the model's `_reorder_cache(cache, beam_idx)` when it has one (else the cache's own
 `reorder_cache`), so the view defines `_reorder_cache`; it also reports that it does not
 support the default `DynamicCache`, so that `generate` starts with no cache and the first step
 builds the initial state from the encoder outputs.
@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from transformers import GenerationConfig, GenerationMixin, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+
+from qapgen.models.decoder_cache import cache_argument, step_cache
 
 
 @dataclass
@@ -203,24 +205,26 @@ class LSTMSeq2SeqForGeneration(PreTrainedModel, GenerationMixin):
     def get_encoder(self, modality: str | None = None) -> nn.Module:
         return self.encoder
 
-    def _reorder_cache(self, past_key_values: LSTMState, beam_idx: torch.Tensor) -> LSTMState:
-        return past_key_values.select(beam_idx)
+    def _reorder_cache(self, cache: LSTMState, beam_idx: torch.Tensor) -> LSTMState:
+        return cache.select(beam_idx)
 
     def forward(
         self,
         decoder_input_ids: torch.Tensor,
         encoder_outputs: BaseModelOutput,
         attention_mask: torch.Tensor,
+        cache: LSTMState | None = None,
         past_key_values: LSTMState | None = None,
         **kwargs: Any,
     ) -> Seq2SeqLMOutput:
         memory = encoder_outputs.last_hidden_state
-        if past_key_values is None:  # first step: the whole prefix (the start token)
+        state = step_cache(cache, past_key_values)
+        if state is None:  # first step: the whole prefix (the start token)
             state, inputs = self.network.initial_state(memory, attention_mask), decoder_input_ids
         else:  # the state already holds every earlier token
-            state, inputs = past_key_values, decoder_input_ids[:, -1:]
+            inputs = decoder_input_ids[:, -1:]
         logits, state = self.network.decode(inputs, memory, attention_mask, state)
-        return Seq2SeqLMOutput(logits=logits, past_key_values=state)
+        return Seq2SeqLMOutput(logits=logits, **cache_argument(state))
 
 
 @torch.no_grad()

@@ -262,10 +262,10 @@ def test_cached_stepwise_decoding_matches_full_pass():
             encoder_states,
             attention_mask,
             input_ids,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
-        cache = step.past_key_values
+        cache = step.cache
         steps.append(step.log_probs)
     torch.testing.assert_close(torch.cat(steps, 1), full_answer.log_probs)
 
@@ -281,10 +281,10 @@ def test_cached_stepwise_decoding_matches_full_pass():
             encoder_states,
             attention_mask,
             answer,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
-        cache = step.past_key_values
+        cache = step.cache
         steps.append(step.log_probs)
     torch.testing.assert_close(torch.cat(steps, 1), full_question.log_probs)
 
