@@ -20,7 +20,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from qapgen.data.features import CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
 from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
-from qapgen.models.seq2seq import shift_right
+from qapgen.models.sequences import shift_right
 
 # The paper's dropout between LSTM layers; the base's ``dropout_rate`` overrides it.
 PAPER_DROPOUT = 0.3

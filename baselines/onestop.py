@@ -30,8 +30,8 @@ from qapgen.models.base import (
     best_pairs,
     group_candidates,
 )
-from qapgen.models.generation import label_lengths
 from qapgen.models.seq2seq import seq2seq_candidates
+from qapgen.models.sequences import label_lengths
 from qapgen.models.span_extraction import (
     SpanHeads,
     TeacherForcedPass,

@@ -24,7 +24,8 @@ from qapgen.models.base import (
     best_pairs,
     group_candidates,
 )
-from qapgen.models.seq2seq import seq2seq_candidates, seq2seq_loss, shift_right
+from qapgen.models.seq2seq import seq2seq_candidates, seq2seq_loss
+from qapgen.models.sequences import shift_right
 
 # The gold answer as an encoder input of stage 2 during training.
 GOLD_ANSWER_INPUT = TextFeature("gold_answer", "{answer}", "input", "answer")

@@ -52,6 +52,7 @@ from qapgen.data.datamodule import Collator, EncodedDataset
 from qapgen.data.features import DEFAULT_FEATURES
 from qapgen.models.backbone import random_init_config
 from qapgen.models.base import QAPModule, Vocabulary
+from qapgen.models.igja_decoding import generate_pairs
 from qapgen.models.igja_qap_module import IGJAQAPModule
 
 SMALL_VOCAB_SIZE = 4096
@@ -188,8 +189,8 @@ def generation_seconds(
         decoded["hf_generate"] = sequences.size(1) - 1  # without the start token
 
     def igja_generate() -> None:
-        pairs = igja.core.generate_pairs(
-            batch["input_ids"], batch["input_attention_mask"], num_beams=NUM_BEAMS
+        pairs = generate_pairs(
+            igja.core, batch["input_ids"], batch["input_attention_mask"], num_beams=NUM_BEAMS
         )
         decoded["igja_qap_two_stage"] = pairs.answer_ids.size(1) + pairs.question_ids.size(1)
 

@@ -124,7 +124,7 @@ def article_counts(text: str) -> tuple[int, int, int]:
 def prepare_from_arguments(args: argparse.Namespace) -> PreparedData:
     """Prepare the dataset ``add_preparation_arguments``'s arguments name (through the
     cache unless ``--no-cache``); a bad option is a one-line error."""
-    from qapgen.cli.main import CommandError, UsageError
+    from qapgen.cli.errors import CommandError, UsageError
 
     options = PrepareOptions(
         coqa_context=args.coqa_context,
@@ -158,7 +158,7 @@ def run_stats(args: argparse.Namespace) -> int:
 
 
 def _refuse_existing(out: Path) -> None:
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
 
     if out.exists() or out.is_symlink():
         raise CommandError(

@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, score and print; user errors become ``CommandError``."""
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
     from qapgen.metrics import (
         MeteorError,
         MeteorUnavailableError,
@@ -120,7 +120,7 @@ def read_predictions(
     With ``task``, lines are rows of a qapgen run's ``predictions/test.jsonl``; they are
     read as ``prediction = predicted_<task>``, ``references = [gold_<task>]``.
     """
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
     from qapgen.data.readers.base import read_text
 
     if not path.exists():
@@ -154,7 +154,7 @@ def read_predictions(
 
 
 def _parse_line(line: str, where: str) -> Any:
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
 
     try:
         return json.loads(line)
@@ -164,7 +164,7 @@ def _parse_line(line: str, where: str) -> Any:
 
 def _check_run_record(record: dict[str, Any], task: str, where: str, needs_context: bool) -> None:
     """A run's predictions row, checked under its own field names."""
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
 
     for name in (f"predicted_{task}", f"gold_{task}"):
         if name not in record:
@@ -197,7 +197,7 @@ def _has_words(text: Any) -> bool:
 
 
 def _check_record(record: dict[str, Any], where: str, needs_context: bool) -> None:
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
 
     record_id = record.get("id")
     if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export (and push); user errors become ``CommandError``."""
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
     from qapgen.export import HubPushError, ModelLoadError, export_model, push_to_hub
 
     try:

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate and write; user errors become ``CommandError``."""
     import torch
 
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
     from qapgen.export import ModelLoadError
     from qapgen.generate import InputError, QAPGenerator, read_documents
     from qapgen.generate.readers import ReadReport
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_combinations(args: argparse.Namespace) -> None:
     """Options that would be silently ignored are refused."""
-    from qapgen.cli.main import UsageError
+    from qapgen.cli.errors import UsageError
 
     if args.top_p is not None and not args.sample:
         raise UsageError("--top-p applies to --sample only; add --sample or drop --top-p")
@@ -206,7 +206,7 @@ def _check_output(args: argparse.Namespace) -> None:
     """Refuse an --output that is a folder, that would replace or be read as an input (the
     text, the model), or that exists without --overwrite."""
     from qapgen.atomic_files import OutputIsInputError, check_output
-    from qapgen.cli.main import UsageError
+    from qapgen.cli.errors import UsageError
     from qapgen.generate.readers import FOLDER_SUFFIX, input_files
 
     output: Path = args.output
@@ -229,7 +229,7 @@ def _check_output(args: argparse.Namespace) -> None:
 
 
 def _consistency_filter(args: argparse.Namespace, generator):
-    from qapgen.cli.main import CommandError
+    from qapgen.cli.errors import CommandError
     from qapgen.export import load_model
     from qapgen.generate import ConsistencyFilter
 

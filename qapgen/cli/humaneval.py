@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from qapgen.cli.main import CommandError, UsageError
+    from qapgen.cli.errors import CommandError, UsageError
 
     systems: dict[str, Path] = {}
     for name, path in args.system:
@@ -101,7 +101,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from qapgen.cli.main import CommandError, UsageError
+    from qapgen.cli.errors import CommandError, UsageError
 
     seen: dict[Path, Path] = {}
     for path in args.rater:

@@ -148,7 +148,7 @@ def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningC
     A class path outside the trusted packages (``qapgen.trust``) is refused before anything
     is imported; a bad argument or config raises ``UsageError`` with a one-line message.
     """
-    from qapgen.cli.main import UsageError
+    from qapgen.cli.errors import UsageError
 
     args = list(args)
     try:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from qapgen.atomic_files import OutputIsInputError
+from qapgen.cli.errors import CommandError, UsageError
 from qapgen.data.errors import DataFormatError
 from qapgen.spreadsheet import SpreadsheetError
 from qapgen.trust import CorruptCheckpointError, UntrustedError
@@ -34,14 +35,6 @@ COMMAND_MODULES = (
     "qapgen.cli.generate",
     "qapgen.cli.export",
 )
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 1."""
-
-
-class UsageError(CommandError):
-    """Bad arguments or configuration: printed as one line, exit status 2."""
 
 
 # Failures caused by the user's input or environment (a bad file, a full disk, a refused
@@ -140,8 +133,4 @@ def _dispatch(args_list: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    # Run as a script this file is ``__main__``, and its error classes are not the ones the
-    # commands raise (they import ``qapgen.cli.main``): dispatch through that module.
-    from qapgen.cli.main import main as qapgen_main
-
-    sys.exit(qapgen_main())
+    sys.exit(main())

@@ -47,9 +47,8 @@ from qapgen.atomic_files import atomic_folder
 from qapgen.data.cache import check_sha256, file_sha256, load_checked, read_cache_json
 from qapgen.data.errors import CorruptCacheError, DataFormatError, PreparationOptionError
 from qapgen.data.fixtures import FIXTURES_PATH, fixture_path
-from qapgen.data.readers import get_source, read_source
+from qapgen.data.readers import fetch_from_hub, get_source, read_source
 from qapgen.data.readers.base import ReadResult
-from qapgen.data.readers.hub import fetch_from_hub
 from qapgen.data.records import QARecord
 from qapgen.data.segment import (
     SEGMENTERS,

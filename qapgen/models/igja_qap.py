@@ -27,6 +27,7 @@ from transformers import T5ForConditionalGeneration
 from transformers.cache_utils import Cache, EncoderDecoderCache
 from transformers.models.t5.modeling_t5 import T5Stack
 
+from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.attention_masks import padding_attention_mask, segment_causal_attention_mask
 from qapgen.models.backbone import vocabulary_logits
 from qapgen.models.copy_attention import CrossAttentionProbe
@@ -39,12 +40,11 @@ from qapgen.models.gate import (
     GateFusion,
     fuse_question_states,
 )
-from qapgen.models.generation import GeneratedPairs, generate_pairs
 from qapgen.models.generator_head import GeneratorHead
 from qapgen.models.pointer import PointerGenerator, vocabulary_label_log_probs
 from qapgen.models.segment_packing import PackedSegments
+from qapgen.models.sequences import shift_right
 
-IGNORE_INDEX = -100
 LossReduction = Literal["sequence", "token"]
 LOSS_REDUCTIONS: tuple[str, ...] = ("sequence", "token")
 
@@ -71,14 +71,6 @@ class DecoderStep:
     log_probs: torch.Tensor  # (B, T, V), fp32 (unnormalised scores if asked)
     hidden_states: torch.Tensor  # (B, T, d): h^a_dec, or the question generator's fused input
     cache: Cache | None
-
-
-def shift_right(labels: torch.Tensor, start_token_id: int, pad_token_id: int) -> torch.Tensor:
-    """Teacher-forcing decoder inputs: [start, y_1 .. y_{T-1}], with -100 padding replaced by pad."""
-    inputs = labels.new_full(labels.shape, pad_token_id)
-    inputs[:, 0] = start_token_id
-    inputs[:, 1:] = labels[:, :-1]
-    return inputs.masked_fill(inputs == IGNORE_INDEX, pad_token_id)
 
 
 def token_nll(label_log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -272,8 +264,9 @@ class IGJAQAP(nn.Module):
             **cache_argument(cache),
         )
         hidden = decoded.last_hidden_state  # (B, T, d)
+        # A cache given with use_cache=False still served its cross-attention keys to β.
+        beta = self._copy_attention(attention_mask, cache_of(decoded) or cache)
         cache = cache_of(decoded) if use_cache else None
-        beta = self._copy_attention(attention_mask, cache)
         log_probs = self.pointer(
             self.answer_logits(hidden),
             hidden,
@@ -438,30 +431,6 @@ class IGJAQAP(nn.Module):
             )
             output.question_log_probs = F.log_softmax(question_logits.float(), dim=-1)
         return output
-
-    @torch.no_grad()
-    def generate_pairs(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        *,
-        num_beams: int = 4,
-        max_answer_length: int | None = None,
-        max_question_length: int | None = None,
-        length_penalty: float = 1.0,
-        with_scores: bool = False,
-    ) -> GeneratedPairs:
-        """Beam-search an answer, then a question guided by it. See `generation.generate_pairs`."""
-        return generate_pairs(
-            self,
-            input_ids,
-            attention_mask,
-            num_beams=num_beams,
-            max_answer_length=max_answer_length,
-            max_question_length=max_question_length,
-            length_penalty=length_penalty,
-            with_scores=with_scores,
-        )
 
     def _check_lengths(self, answer_length: int, question_length: int) -> None:
         # Only the gate's W_g fixes the lengths; without it, long labels are harmless.

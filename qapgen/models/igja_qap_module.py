@@ -16,10 +16,11 @@ from qapgen.models.base import (
     PairCandidate,
     QAPModule,
     Vocabulary,
+    best_pairs,
     group_candidates,
 )
 from qapgen.models.gate import GateFusion
-from qapgen.models.igja_candidates import generate_candidates
+from qapgen.models.igja_decoding import decode_pairs
 from qapgen.models.igja_qap import IGJAQAP, LossReduction
 from qapgen.models.segment_packing import packed_width
 
@@ -107,24 +108,14 @@ class IGJAQAPModule(QAPModule):
         return packed_width(labels, batch["question_labels"])
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
-        pairs = self.core.generate_pairs(
-            batch["input_ids"],
-            batch["input_attention_mask"],
-            num_beams=self.hparams.num_beams,
-            max_answer_length=self.hparams.max_answer_length,
-            max_question_length=self.hparams.max_question_length,
-        )
-        return {
-            "answer": self.decode(pairs.answer_ids),
-            "question": self.decode(pairs.question_ids),
-        }
+        return best_pairs(self.generate_candidates(batch, score=False))
 
     def generate_candidates(
         self, batch: dict[str, Any], options: GenerationOptions | None = None, *, score: bool = True
     ) -> list[list[PairCandidate]]:
-        """K scored pairs per input: K answers (beam n-best or nucleus samples, optionally
-        constrained to the context), then a gated question for each answer (always scored:
-        the answer states come from the same teacher-forced pass)."""
+        """K pairs per input (`igja_decoding.decode_pairs`): K answers (beam n-best or
+        nucleus samples, optionally constrained to the context), then a gated question for
+        each answer; ``score`` adds their sequence log-probabilities."""
         options = options or GenerationOptions()
         vocab = self.vocab
         special = (
@@ -132,18 +123,21 @@ class IGJAQAPModule(QAPModule):
             if self.tokenizer is not None
             else [vocab.pad_token_id, vocab.eos_token_id]
         )
-        out = generate_candidates(
+        out = decode_pairs(
             self.core,
             batch["input_ids"],
             batch["input_attention_mask"],
             options,
             num_beams=self.hparams.num_beams,
             special_token_ids=special,
+            max_answer_length=self.hparams.max_answer_length,
+            max_question_length=self.hparams.max_question_length,
+            score=score,
         )
         return group_candidates(
             self.decode(out.answer_ids),
             self.decode(out.question_ids),
-            out.answer_log_probs.tolist(),
-            out.question_log_probs.tolist(),
+            None if out.answer_log_probs is None else out.answer_log_probs.tolist(),
+            None if out.question_log_probs is None else out.question_log_probs.tolist(),
             options.num_return_sequences,
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-IGNORE_INDEX = -100
+from qapgen.data.features import IGNORE_INDEX
 
 
 def packed_width(first_labels: torch.Tensor, second_labels: torch.Tensor) -> int:

@@ -12,18 +12,9 @@ from dataclasses import dataclass
 import torch
 from transformers import T5ForConditionalGeneration
 
-from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.attention_masks import padding_attention_mask
 from qapgen.models.constraints import ContextSpanConstraint
-from qapgen.models.generation import label_lengths, strip_start_token
-
-
-def shift_right(labels: torch.Tensor, start_token_id: int, pad_token_id: int) -> torch.Tensor:
-    """Teacher-forcing decoder inputs: [start, y_1 .. y_{T-1}], -100 padding -> pad."""
-    inputs = labels.new_full(labels.shape, pad_token_id)
-    inputs[:, 0] = start_token_id
-    inputs[:, 1:] = labels[:, :-1]
-    return inputs.masked_fill(inputs == IGNORE_INDEX, pad_token_id)
+from qapgen.models.sequences import label_lengths, shift_right, strip_start_token
 
 
 def seq2seq_loss(

@@ -19,7 +19,7 @@ from transformers import T5ForConditionalGeneration
 
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.backbone import vocabulary_logits
-from qapgen.models.seq2seq import shift_right
+from qapgen.models.sequences import shift_right
 
 
 @dataclass

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from qapgen.models.backbone import load_backbone
-from qapgen.models.generation import generate_pairs, label_lengths
+from qapgen.models.igja_decoding import generate_pairs
 from qapgen.models.igja_qap import IGJAQAP
+from qapgen.models.sequences import label_lengths
 
 VOCAB = 40
 ANSWER_START, QUESTION_START = VOCAB - 1, VOCAB - 2
@@ -162,7 +163,7 @@ def test_lengths_beyond_the_gate_are_rejected_and_backbone_config_is_untouched()
     with pytest.raises(ValueError, match="max_answer_length"):
         generate_pairs(core, input_ids, attention_mask, max_answer_length=MAX_ANSWER + 1)
     before = core.backbone.config.to_dict()
-    core.generate_pairs(input_ids, attention_mask, num_beams=2)
+    generate_pairs(core, input_ids, attention_mask, num_beams=2)
     assert core.backbone.config.to_dict() == before
 
 

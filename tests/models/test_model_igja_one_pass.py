@@ -7,8 +7,9 @@ import torch
 from transformers import T5Config
 
 from qapgen.models.attention_masks import padding_attention_mask, segment_causal_attention_mask
-from qapgen.models.igja_qap import IGJAQAP, label_log_probs, sequence_nll, shift_right, token_nll
+from qapgen.models.igja_qap import IGJAQAP, label_log_probs, sequence_nll, token_nll
 from qapgen.models.segment_packing import PackedSegments, packed_width
+from qapgen.models.sequences import shift_right
 from tests.models.test_model_igja_qap import ANSWER_START, QUESTION_START, batch, tiny_core
 
 

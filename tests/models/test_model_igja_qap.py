@@ -7,13 +7,8 @@ from torch.nn import functional as F
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from qapgen.models.backbone import load_backbone, vocabulary_logits
-from qapgen.models.igja_qap import (
-    IGJAQAP,
-    label_log_probs,
-    sequence_nll,
-    shift_right,
-    token_nll,
-)
+from qapgen.models.igja_qap import IGJAQAP, label_log_probs, sequence_nll, token_nll
+from qapgen.models.sequences import shift_right
 
 VOCAB = 40
 ANSWER_START, QUESTION_START = VOCAB - 1, VOCAB - 2

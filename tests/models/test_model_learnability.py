@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from qapgen.models.backbone import load_backbone
+from qapgen.models.igja_decoding import generate_pairs
 from qapgen.models.igja_qap import IGJAQAP
 
 pytestmark = pytest.mark.learnability
@@ -59,7 +60,7 @@ def test_memorises_eight_random_pairs_through_generate():
     # train in rounds and stop once generation reproduces every pair (about 100-300 steps)
     for _ in range(12):
         train(core, lambda step: (contexts, answers, questions), steps=50, optimizer=optimizer)
-        pairs = core.generate_pairs(contexts, torch.ones_like(contexts), num_beams=2)
+        pairs = generate_pairs(core, contexts, torch.ones_like(contexts), num_beams=2)
         if (
             pairs.answer_ids.tolist() == answers.tolist()
             and pairs.question_ids.tolist() == questions.tolist()
@@ -93,7 +94,7 @@ def test_pointer_copies_an_id_never_seen_as_a_target(use_pointer):
         steps=100,
     )
     contexts, answers, _ = copy_task(unseen, 32, generator)
-    pairs = core.generate_pairs(contexts, torch.ones_like(contexts), num_beams=1)
+    pairs = generate_pairs(core, contexts, torch.ones_like(contexts), num_beams=1)
     accuracy = (pairs.answer_ids[:, 0] == answers[:, 0]).float().mean().item()
     if use_pointer:
         assert accuracy >= 0.9, accuracy

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from qapgen.models.backbone import load_backbone
+from qapgen.models.igja_decoding import generate_pairs
 from qapgen.models.igja_qap import IGJAQAP
 
 VOCAB = 32128  # the T5 checkpoints' vocabulary
@@ -45,8 +46,8 @@ def test_real_shapes_train_and_generate_on_cpu(size, gate_heads):
     assert torch.isfinite(out.loss)
     out.loss.backward()
     core.eval()
-    pairs = core.generate_pairs(
-        input_ids, attention_mask, num_beams=2, max_answer_length=4, max_question_length=4
+    pairs = generate_pairs(
+        core, input_ids, attention_mask, num_beams=2, max_answer_length=4, max_question_length=4
     )
     assert pairs.answer_ids.shape[0] == 2 and pairs.question_ids.shape[0] == 2
 
@@ -65,5 +66,5 @@ def test_t5_base_shape_bf16_on_gpu():
     assert all(torch.isfinite(p.grad).all() for p in core.parameters() if p.grad is not None)
     core.eval()
     with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-        pairs = core.generate_pairs(input_ids, attention_mask, num_beams=4)
+        pairs = generate_pairs(core, input_ids, attention_mask, num_beams=4)
     assert pairs.answer_ids.shape[0] == 2

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from qapgen.atomic_files import atomic_write_text
 from qapgen.data.errors import DataFormatError, DataNotFoundError
 from qapgen.data.readers import hub
 from qapgen.data.readers.base import ReadResult
@@ -169,11 +170,43 @@ def read_source(dataset: str, path: Path) -> tuple[dict[str, ReadResult], list[P
     return results, files
 
 
+def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
+    """Download ``dataset`` from the hub into ``out_dir`` as official files; return the dir.
+
+    A failed download raises DataNotFoundError saying what failed and how to use a local
+    copy instead; it never falls back silently.
+    """
+    hub_name, subset, source, writer = hub.HUB_NAMES[dataset]
+    marker = out_dir / ".complete"
+    if marker.exists():
+        return out_dir
+    try:
+        from datasets import load_dataset
+
+        loaded = load_dataset(hub_name)
+    except Exception as error:  # noqa: BLE001 - any hub failure gets the same advice
+        raise DataNotFoundError(
+            f"could not load {dataset!r} from the Hugging Face hub as {hub_name!r} "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            f"Use a local copy: pass --path DIR (or set data.path in YAML, or QAPGEN_DATA_DIR) "
+            f"to a folder holding the official files ({', '.join(official_names(source))})."
+        ) from error
+    rows = {hub.HUB_SPLITS[s]: loaded[s] for s in loaded if s in hub.HUB_SPLITS}
+    (writer or SOURCES[source].hub_writer)(rows, out_dir, subset)
+    atomic_write_text(marker, hub_name)
+    return out_dir
+
+
+def official_names(dataset: str) -> list[str]:
+    return SOURCES[dataset].file_names()
+
+
 __all__ = [
     "SOURCES",
     "DatasetSource",
     "ReadResult",
     "SourceFile",
+    "fetch_from_hub",
     "get_source",
     "read_source",
 ]

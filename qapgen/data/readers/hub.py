@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from qapgen.atomic_files import atomic_write_bytes, atomic_write_text
-from qapgen.data.errors import DataNotFoundError
 
 
 class HubCopy(NamedTuple):
@@ -188,38 +187,3 @@ HUB_NAMES: dict[str, HubCopy] = {
     # Du et al. (2017)'s split as QG-Bench ships it: train / validation / test already split.
     "squad-du2017": HubCopy("lmqg/qg_squad", None, "squad", write_qg_squad),
 }
-
-
-def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
-    """Download ``dataset`` from the hub into ``out_dir`` as official files; return the dir.
-
-    A failed download raises DataNotFoundError saying what failed and how to use a local
-    copy instead; it never falls back silently.
-    """
-    hub_name, subset, source, writer = HUB_NAMES[dataset]
-    marker = out_dir / ".complete"
-    if marker.exists():
-        return out_dir
-    try:
-        from datasets import load_dataset
-
-        loaded = load_dataset(hub_name)
-    except Exception as error:  # noqa: BLE001 - any hub failure gets the same advice
-        raise DataNotFoundError(
-            f"could not load {dataset!r} from the Hugging Face hub as {hub_name!r} "
-            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
-            f"Use a local copy: pass --path DIR (or set data.path in YAML, or QAPGEN_DATA_DIR) "
-            f"to a folder holding the official files ({', '.join(official_names(source))})."
-        ) from error
-    from qapgen.data.readers import SOURCES
-
-    rows = {HUB_SPLITS[s]: loaded[s] for s in loaded if s in HUB_SPLITS}
-    (writer or SOURCES[source].hub_writer)(rows, out_dir, subset)
-    atomic_write_text(marker, hub_name)
-    return out_dir
-
-
-def official_names(dataset: str) -> list[str]:
-    from qapgen.data.readers import SOURCES
-
-    return SOURCES[dataset].file_names()

@@ -1,6 +1,8 @@
-"""Inference for IGJA-QAP: beam-search the answer, then the question guided by it (paper 3.4).
+"""IGJA-QAP's decoding: the answer, then the question guided by it (paper 3.4), in one
+two-phase function (`decode_pairs`) for beam search, K candidates (beam n-best or nucleus
+samples), answers constrained to the context, and scoring.
 
-Beam search itself is transformers' `generate`. Each phase is a thin `PreTrainedModel` +
+Search itself is transformers' `generate`. Each phase is a thin `PreTrainedModel` +
 `GenerationMixin` view of the core whose step returns, as `logits`, scores whose softmax is
 the task's distribution (copy-mixed P_a for the answer, gated P_q for the question);
 `generate` normalises them with `log_softmax`, and it handles the
@@ -12,30 +14,34 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from transformers import GenerationConfig, GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
+from qapgen.models.base import GenerationOptions
+from qapgen.models.constraints import ContextSpanConstraint
 from qapgen.models.decoder_cache import cache_argument, cache_of, step_cache
 from qapgen.models.gate import AnswerMemory
-
-if TYPE_CHECKING:
-    from qapgen.models.igja_qap import IGJAQAP
+from qapgen.models.igja_qap import IGJAQAP, label_log_probs
+from qapgen.models.sequences import label_lengths, strip_start_token
 
 
 @dataclass
-class GeneratedPairs:
-    """Generated token ids without the start token, padded with pad_token_id after `</s>`."""
+class DecodedPairs:
+    """Generated token ids without the start token, padded with pad_token_id after `</s>`;
+    K rows per input, input-major (row i*K + k is input i's k-th)."""
 
-    answer_ids: torch.Tensor  # (B, ≤ max_answer_length)
-    question_ids: torch.Tensor  # (B, ≤ max_question_length)
-    answer_scores: (
-        torch.Tensor | None
-    )  # (B,) length-normalised beam log-probability; None unless asked for, or if num_beams=1
-    question_scores: torch.Tensor | None  # (B,)
+    answer_ids: torch.Tensor  # (B*K, ≤ max_answer_length)
+    question_ids: torch.Tensor  # (B*K, ≤ max_question_length)
+    # Sequence log-probabilities (sum over tokens through `</s>`), with `score=True` only
+    answer_log_probs: torch.Tensor | None = None  # (B*K,)
+    question_log_probs: torch.Tensor | None = None
+    # Beam search's length-normalised scores, with `with_scores=True` and K = 1 only
+    answer_scores: torch.Tensor | None = None  # (B,)
+    question_scores: torch.Tensor | None = None
 
 
 class CoreStepModel(PreTrainedModel, GenerationMixin):
@@ -155,24 +161,32 @@ def answer_memory_kwargs(answer: AnswerMemory | None) -> dict[str, torch.Tensor]
     }
 
 
-def _generation_config(
+def generation_config(
     core: IGJAQAP,
     start_token_id: int,
-    num_beams: int,
+    *,
     max_new_tokens: int,
-    length_penalty: float,
-    use_cache: bool,
+    num_beams: int,
+    options: GenerationOptions,
+    num_return_sequences: int = 1,
+    length_penalty: float = 1.0,
+    use_cache: bool = True,
     with_scores: bool = False,
 ) -> GenerationConfig:
+    """One phase's search: beam search, or nucleus sampling when ``options`` say so."""
+    sampling = options.do_sample
+    beams = 1 if sampling else num_beams
     return GenerationConfig(
-        do_sample=False,
-        num_beams=num_beams,
-        num_return_sequences=1,
+        do_sample=sampling,
+        top_p=options.top_p if sampling else None,
+        top_k=0 if sampling else None,  # pure nucleus sampling, no top-k cut
+        num_beams=beams,
+        num_return_sequences=num_return_sequences,
         max_new_tokens=max_new_tokens,
         length_penalty=length_penalty,
         # Not True: that stops once num_beams hypotheses have ended, and a confident model's
         # low-probability beams end early, so the best, still-running beam was dropped.
-        early_stopping=False if num_beams > 1 else None,
+        early_stopping=False if beams > 1 else None,
         decoder_start_token_id=start_token_id,
         bos_token_id=None,
         eos_token_id=core.eos_token_id,
@@ -180,48 +194,48 @@ def _generation_config(
         use_cache=use_cache,
         return_dict_in_generate=True,
         # Scores cost a (rows, V) fp32 copy per step; beam scores exist only with them.
-        output_scores=with_scores and num_beams > 1,
+        output_scores=with_scores and beams > 1,
     )
 
 
-def label_lengths(token_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
-    """Per row, the number of tokens up to and including the first `</s>` (all tokens if none). (B,)"""
-    is_eos = token_ids == eos_token_id
-    first_eos = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1), token_ids.size(1) - 1)
-    return first_eos + 1
-
-
-def strip_start_token(
-    sequences: torch.Tensor, eos_token_id: int, pad_token_id: int
-) -> torch.Tensor:
-    """Drop the decoder start token and set everything after the first `</s>` to pad."""
-    tokens = sequences[:, 1:]
-    positions = torch.arange(tokens.size(1), device=tokens.device)
-    keep = positions[None, :] < label_lengths(tokens, eos_token_id)[:, None]
-    return tokens.masked_fill(~keep, pad_token_id)
+def sequence_log_probs(log_probs: torch.Tensor, token_ids: torch.Tensor, eos: int) -> torch.Tensor:
+    """Sum of log p(token) up to and including the first ``</s>``: (B, T, V), (B, T) -> (B,)."""
+    picked = label_log_probs(log_probs, token_ids)  # (B, T)
+    positions = torch.arange(token_ids.size(1), device=token_ids.device)
+    keep = positions[None, :] < label_lengths(token_ids, eos)[:, None]
+    return (picked * keep).sum(dim=1)
 
 
 @torch.no_grad()
-def generate_pairs(
+def decode_pairs(
     core: IGJAQAP,
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
+    options: GenerationOptions | None = None,
     *,
     num_beams: int = 4,
+    special_token_ids: list[int] | None = None,
     max_answer_length: int | None = None,
     max_question_length: int | None = None,
     length_penalty: float = 1.0,
     use_cache: bool = True,
+    score: bool = False,
     with_scores: bool = False,
-) -> GeneratedPairs:
-    """Generate one (answer, question) pair per input row.
+) -> DecodedPairs:
+    """K = ``options.num_return_sequences`` (answer, question) pairs per input row.
 
-    1. beam-search the answer with the copy-mixed log P_a;
-    2. run the answer decoder teacher-forced over [start] + answer to get h^a_dec (as in training);
-    3. beam-search the question with the gate over h^a_dec.
-    Lengths count tokens including `</s>` and default to the core's max lengths (the gate's L, M).
-    `with_scores` returns the beams' length-normalised log-probabilities (beam search only).
+    1. search the answers with the copy-mixed log P_a: K of them (beam n-best, or K nucleus
+       samples), each then a row of its own; with ``options.answer_in_context`` only token
+       sequences of the input (``special_token_ids``: what a span may not contain);
+    2. run the answer decoder teacher-forced over [start] + answer for h^a_dec, exactly as
+       in training (with ``score``, the same pass gives the answers' log-probabilities);
+    3. search one question per answer with the gate over h^a_dec (and, with ``score``,
+       teacher-force it for its log-probability).
+    Lengths count tokens including `</s>` and default to the core's max lengths (the gate's
+    L, M). ``with_scores``: beam search's own length-normalised scores, for K = 1.
     """
+    options = options or GenerationOptions()
+    k = options.num_return_sequences
     max_answer_length = max_answer_length or core.max_answer_length
     max_question_length = max_question_length or core.max_question_length
     if core.gate is not None and (
@@ -230,70 +244,126 @@ def generate_pairs(
         raise ValueError(
             "generation lengths may not exceed the gate's max_answer_length / max_question_length"
         )
+    eos, pad = core.eos_token_id, core.pad_token_id
     encoder_states = core.encode(input_ids, attention_mask)  # (B, N, d)
-
+    rows = torch.arange(input_ids.size(0), device=input_ids.device).repeat_interleave(k)  # (B*K,)
+    if options.do_sample and k > 1:
+        # K independent rows of one sample each, so a row index is also the constraint's
+        input_ids, attention_mask, encoder_states = (
+            input_ids[rows],
+            attention_mask[rows],
+            encoder_states[rows],
+        )
+        answer_returns, rows = 1, None
+    else:
+        answer_returns = k
+    config = {
+        "num_beams": num_beams,
+        "options": options,
+        "length_penalty": length_penalty,
+        "use_cache": use_cache,
+        "with_scores": with_scores and k == 1,
+    }
     answer_out = AnswerStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         # a fresh wrapper per call: `generate` expands it for the beams in place
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
         source_ids=input_ids,
-        generation_config=_generation_config(
+        prefix_allowed_tokens_fn=context_constraint(
+            core, input_ids, attention_mask, options, special_token_ids
+        ),
+        generation_config=generation_config(
             core,
             core.answer_start_token_id,
-            num_beams,
-            max_answer_length,
-            length_penalty,
-            use_cache,
-            with_scores,
+            max_new_tokens=max_answer_length,
+            num_return_sequences=answer_returns,
+            **config,
         ),
     )
-    answer_ids = strip_start_token(
-        answer_out.sequences, core.eos_token_id, core.pad_token_id
-    )  # (B, La)
+    answer_ids = strip_start_token(answer_out.sequences, eos, pad)  # (B*K, La)
+    if rows is not None and k > 1:  # n-best: each answer becomes a row of its own
+        input_ids, attention_mask, encoder_states = (
+            input_ids[rows],
+            attention_mask[rows],
+            encoder_states[rows],
+        )
     answer_mask = (
         torch.arange(answer_ids.size(1), device=answer_ids.device)[None, :]
-        < label_lengths(answer_ids, core.eos_token_id)[:, None]
+        < label_lengths(answer_ids, eos)[:, None]
     )
-    cross_attention = shared_cross_attention(core, answer_out)
-    answer_cache, question_cache = (
-        (None, {})
-        if cross_attention is None
-        else (
-            with_cross_attention(cross_attention, every=num_beams),
-            cache_argument(with_cross_attention(cross_attention)),
-        )
-    )
-    # teacher-forced over the chosen answer, exactly as the answer states are made in training
+    # With one answer per input, both searches expand the rows alike: the question search
+    # and the answer states reuse the answer search's cross-attention keys and values.
+    cross_attention = shared_cross_attention(core, answer_out) if k == 1 else None
     answer_inputs = torch.cat([answer_out.sequences[:, :1], answer_ids[:, :-1]], dim=1)
-    answer_states = core.answer_states(
-        answer_inputs,
-        encoder_states,
-        attention_mask,
-        cache=answer_cache,
-    )  # h^a_dec
-
+    answer_cache = (
+        None
+        if cross_attention is None
+        else with_cross_attention(cross_attention, every=1 if options.do_sample else num_beams)
+    )
+    if score:
+        answer_step = core.decode_answer(
+            answer_inputs, encoder_states, attention_mask, input_ids, cache=answer_cache
+        )
+        answer_states = answer_step.hidden_states  # h^a_dec
+    else:
+        answer_states = core.answer_states(
+            answer_inputs, encoder_states, attention_mask, cache=answer_cache
+        )
+    answer = core.remember_answer(answer_states, answer_mask)
     question_out = QuestionStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_states),
-        **question_cache,
-        **answer_memory_kwargs(core.remember_answer(answer_states, answer_mask)),
-        generation_config=_generation_config(
-            core,
-            core.question_start_token_id,
-            num_beams,
-            max_question_length,
-            length_penalty,
-            use_cache,
-            with_scores,
+        **(
+            {} if cross_attention is None else cache_argument(with_cross_attention(cross_attention))
+        ),
+        **answer_memory_kwargs(answer),
+        generation_config=generation_config(
+            core, core.question_start_token_id, max_new_tokens=max_question_length, **config
         ),
     )
-    return GeneratedPairs(
+    question_ids = strip_start_token(question_out.sequences, eos, pad)  # (B*K, Lq)
+    pairs = DecodedPairs(
         answer_ids=answer_ids,
-        question_ids=strip_start_token(
-            question_out.sequences, core.eos_token_id, core.pad_token_id
-        ),
+        question_ids=question_ids,
         answer_scores=getattr(answer_out, "sequences_scores", None),
         question_scores=getattr(question_out, "sequences_scores", None),
     )
+    if score:
+        question_step = core.decode_question(
+            torch.cat([question_out.sequences[:, :1], question_ids[:, :-1]], dim=1),
+            encoder_states,
+            attention_mask,
+            answer,
+        )
+        pairs.answer_log_probs = sequence_log_probs(answer_step.log_probs, answer_ids, eos)
+        pairs.question_log_probs = sequence_log_probs(question_step.log_probs, question_ids, eos)
+    return pairs
+
+
+def context_constraint(
+    core: IGJAQAP,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    options: GenerationOptions,
+    special_token_ids: list[int] | None,
+) -> ContextSpanConstraint | None:
+    """Answers limited to token sequences of each row's input, when ``options`` ask."""
+    if not options.answer_in_context:
+        return None
+    return ContextSpanConstraint.from_input_ids(
+        input_ids,
+        attention_mask,
+        special_token_ids or [core.pad_token_id, core.eos_token_id],
+        eos_token_id=core.eos_token_id,
+        pad_token_id=core.pad_token_id,
+    )
+
+
+def generate_pairs(
+    core: IGJAQAP, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any
+) -> DecodedPairs:
+    """One beam-searched (answer, question) pair per input row: `decode_pairs` with the
+    default options (``kwargs`` are its keywords)."""
+    return decode_pairs(core, input_ids, attention_mask, GenerationOptions(), **kwargs)
