@@ -36,6 +36,7 @@ def test_training_flops_count_each_stack_once_per_token(bench):
     assert bench.training_flops_per_token(model, backbone)[1] == 6 * (decoder + head + d + 1)
 
 
+@pytest.mark.rehearsal
 def test_small_cpu_run_writes_every_entry(bench, tmp_path):
     out = tmp_path / "cpu"
     bench.main(["--device", "cpu", "--large-batch", "32", "--eval-items", "8",
