@@ -223,7 +223,7 @@ def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
 def measure(
     *,
     size: str = "t5-small-shape",
-    repeats: int = 8,
+    repeats: int = 16,
     generation_repeats: int = 5,
     device: str = "cpu",
 ) -> dict[str, Any]:
@@ -311,7 +311,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="t5-small-shape")
-    parser.add_argument("--repeats", type=int, default=8, help="timed training steps")
+    parser.add_argument("--repeats", type=int, default=16, help="timed training steps")
     parser.add_argument("--generation-repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
