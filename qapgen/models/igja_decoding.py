@@ -278,7 +278,8 @@ def decode_pairs(
             core.answer_start_token_id,
             max_new_tokens=max_answer_length,
             num_return_sequences=answer_returns,
-            **config,
+            # an n-best list of K needs K beams at least
+            **{**config, "num_beams": max(num_beams, answer_returns)},
         ),
     )
     answer_ids = strip_start_token(answer_out.sequences, eos, pad)  # (B*K, La)

@@ -126,6 +126,16 @@ def test_every_pair_model_gives_k_distinct_scored_pairs(fixture_tokenizer, class
 
 
 @pytest.mark.parametrize("class_path", PAIR_MODELS, ids=lambda p: p.rsplit(".", 1)[-1])
+def test_every_pair_model_gives_more_candidates_than_it_has_beams(fixture_tokenizer, class_path):
+    generator = QAPGenerator(tiny(class_path, fixture_tokenizer, num_beams=2))
+    batch = generator._encode([Sentence("d", i, t) for i, t in enumerate(SENTENCES)])
+    candidates = generator.model.generate_candidates(
+        batch, GenerationOptions(num_return_sequences=3)
+    )
+    assert [len(row) for row in candidates] == [3, 3, 3]
+
+
+@pytest.mark.parametrize("class_path", PAIR_MODELS, ids=lambda p: p.rsplit(".", 1)[-1])
 def test_every_pair_model_keeps_answers_in_context_when_asked(fixture_tokenizer, class_path):
     generator = QAPGenerator(tiny(class_path, fixture_tokenizer))
     for do_sample in (False, True):
