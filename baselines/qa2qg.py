@@ -59,12 +59,12 @@ class QA2QG(QAPModule):
         ANSWER_TARGET,
         QUESTION_TARGET,
     )
+    # Three task losses: a balancer weighs only the answer and question losses and would
+    # drop qa_loss.
+    supports_loss_balancing = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.hparams.get("loss_balancing", "model") != "model":
-            # A balancer weighs only the answer and question losses and would drop qa_loss.
-            raise ValueError("QA2QG sums its three task losses; loss_balancing must be 'model'")
         self.max_source_length: int | None = None
 
     def setup(self, stage: str) -> None:

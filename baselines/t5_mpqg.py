@@ -56,6 +56,8 @@ class T5MPQG(QAPModule):
 
     tasks = ("answer", "question")
     data_features = (CONTEXT_INPUT, ANSWER_TARGET, QUESTION_TARGET)
+    # The phase schedule decides which task loss is optimised at each step.
+    supports_loss_balancing = False
 
     def __init__(
         self,
@@ -73,11 +75,6 @@ class T5MPQG(QAPModule):
                 f"question_rehearsal_weight must be >= 0, not {question_rehearsal_weight}"
             )
         super().__init__(**kwargs)
-        if self.hparams.get("loss_balancing", "model") != "model":
-            raise ValueError(
-                "T5-MPQG combines its task losses by its phase schedule; loss_balancing must "
-                "be 'model'"
-            )
 
     def build(self, vocab: Vocabulary) -> None:
         self.backbone = self.load_backbone(vocab)

@@ -145,8 +145,9 @@ class QAPModule(L.LightningModule):
 
     tasks: ClassVar[tuple[str, ...]] = ("answer", "question")
     data_features: ClassVar[tuple[Feature, ...]] = DEFAULT_FEATURES
-    # False where the losses are not two balanceable task losses on shared parameters; such a
-    # model refuses any loss_balancing but "model" when it is configured.
+    # False where the losses are not two balanceable task losses on shared parameters (the
+    # comment beside a model's False says why): such a model refuses any loss_balancing but
+    # "model" when it is constructed.
     supports_loss_balancing: ClassVar[bool] = True
     # The training step's losses, still in its graph, from training_step until the batch
     # ends: callbacks read them before backward (qapgen.balance.OptimisationBalance).
@@ -186,6 +187,11 @@ class QAPModule(L.LightningModule):
                 f"not {answer_references!r}"
             )
         self.save_hyperparameters()
+        if loss_balancing != "model" and not type(self).supports_loss_balancing:
+            raise ValueError(
+                f"{type(self).__name__} cannot balance its task losses (see the comment at its "
+                f"supports_loss_balancing); loss_balancing must be 'model', not {loss_balancing!r}"
+            )
         self.tokenizer = None
         self.metrics = {
             stage: {task: TaskMetrics(meteor=meteor, protocol=protocol) for task in self.tasks}
@@ -295,11 +301,6 @@ class QAPModule(L.LightningModule):
         hp = self.hparams
         if hp.loss_balancing == "model":
             return LossBalancer("model")
-        if not type(self).supports_loss_balancing:
-            raise ValueError(
-                f"{type(self).__name__} cannot balance its task losses (see its docstring); "
-                f"loss_balancing must be 'model', not {hp.loss_balancing!r}"
-            )
         if set(self.tasks) != {"answer", "question"}:
             raise ValueError(
                 f"loss_balancing={hp.loss_balancing!r} needs a model that trains both tasks; "
