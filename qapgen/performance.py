@@ -1,20 +1,19 @@
-"""Speed settings that are not part of any one model: CUDA numerics, precision checks,
-``torch.compile`` of the training losses, and length buckets for padding.
+"""Speed settings that are not part of any one model: CUDA numerics, precision checks and
+``torch.compile`` of the training losses (the length buckets a compiled step pads to are
+``qapgen.data.padding``'s).
 
 - ``CudaPerformance`` (a callback the CLI adds to every run): on CUDA, TF32 matmuls and
   convolutions (T5's fp32 parts, e.g. the fp32 log-softmax, run on tensor cores); a clear
   warning when the precision is fp16, in which T5 overflows.
 - ``compile_losses``: wraps a model's ``compute_losses`` so that only the batch's tensors
   reach ``torch.compile`` (ids and texts would be guarded on and recompile every batch).
-- ``bucket_width``: the padded width of a batch feature when the DataModule pads to length
-  buckets, so that a compiled step sees a bounded set of shapes.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -66,20 +65,6 @@ class CudaPerformance(L.Callback):
         if self.tf32 and trainer.strategy.root_device.type == "cuda":
             enable_tf32()
             log.info("qapgen: TF32 matmuls enabled on %s", trainer.strategy.root_device)
-
-
-def bucket_width(length: int, buckets: Sequence[int] | None, limit: int | None = None) -> int:
-    """The width a batch feature whose longest row has ``length`` tokens is padded to.
-
-    The smallest bucket that holds ``length``, never more than ``limit`` (the feature's
-    truncation limit, itself the last bucket: nothing is longer, and IGJA-QAP's gate is
-    sized by it). Without buckets, or when ``length`` exceeds every bucket, ``length``.
-    """
-    if not buckets:
-        return length
-    fitting = [b for b in sorted(buckets) if b >= length]
-    width = fitting[0] if fitting else length
-    return max(length, min(width, limit)) if limit is not None else width
 
 
 def compile_losses(

@@ -28,6 +28,7 @@ from qapgen.data.features import (
     encode_features,
 )
 from qapgen.data.fixtures import FIXTURES_PATH, fixture_path
+from qapgen.data.padding import bucket_width
 from qapgen.data.prepare import PreparedData, PrepareOptions, default_cache_dir, prepare
 from qapgen.data.records import QARecord
 from qapgen.data.resumable import ResumableDataLoader
@@ -38,7 +39,6 @@ from qapgen.data.tokenizer import (
     start_token_ids,
     train_tokenizer,
 )
-from qapgen.performance import bucket_width
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import torch
 from baselines.t5_qg import T5QG
 from qapgen.data.datamodule import Collator, EncodedExample
 from qapgen.data.features import DEFAULT_FEATURES, IGNORE_INDEX
+from qapgen.data.padding import bucket_width
 from qapgen.data.records import QARecord
 from qapgen.models.base import Vocabulary
 from qapgen.models.igja_qap_module import IGJAQAPModule
-from qapgen.performance import bucket_width
 
 VOCAB = Vocabulary(size=120, pad_token_id=0, eos_token_id=1, answer_start_token_id=3,
                    question_start_token_id=4)  # fmt: skip
