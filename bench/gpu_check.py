@@ -260,11 +260,10 @@ def train(model: str, out: Path, data: Path, tokenizer: Path, rehearse: bool, cl
     with tempfile.TemporaryDirectory(prefix=f"gpu-check-{model}-") as scratch:
         run_dir = Path(scratch)
         command = training_arguments(model, run_dir, data, tokenizer, rehearse)
-        log = out / f"{model}-train.log"
+        # In the scratch folder, not `out` (whose files are counted): the summary keeps its tail.
+        log = run_dir / "train.log"
         result = timed_subprocess(command, clock.limit(STEP_LIMITS_S["train"]), log)
-        # The log would be a ninth file: keep its tail in the summary.
         result["log_tail"] = log.read_text().splitlines()[-15:] if log.exists() else []
-        log.unlink(missing_ok=True)
         predictions = newest(run_dir, "test.jsonl")
         if predictions is not None:
             shutil.copyfile(predictions, out / f"{model}-test.jsonl")

@@ -247,23 +247,28 @@ def decode_pairs(
     eos, pad = core.eos_token_id, core.pad_token_id
     encoder_states = core.encode(input_ids, attention_mask)  # (B, N, d)
     rows = torch.arange(input_ids.size(0), device=input_ids.device).repeat_interleave(k)  # (B*K,)
-    if options.do_sample and k > 1:
-        # K independent rows of one sample each, so a row index is also the constraint's
+    # K samples: K independent rows of one sample each, so a row index is also the
+    # constraint's. K beams: one search returns its n-best, each then a row of its own.
+    rows_before_answers = options.do_sample and k > 1
+    if rows_before_answers:
         input_ids, attention_mask, encoder_states = (
-            input_ids[rows],
-            attention_mask[rows],
-            encoder_states[rows],
+            t[rows] for t in (input_ids, attention_mask, encoder_states)
         )
-        answer_returns, rows = 1, None
-    else:
-        answer_returns = k
-    config = {
-        "num_beams": num_beams,
-        "options": options,
-        "length_penalty": length_penalty,
-        "use_cache": use_cache,
-        "with_scores": with_scores and k == 1,
-    }
+    answer_returns = 1 if rows_before_answers else k
+
+    def search(start_token_id: int, max_new_tokens: int, returns: int = 1) -> GenerationConfig:
+        return generation_config(
+            core,
+            start_token_id,
+            max_new_tokens=max_new_tokens,
+            num_beams=max(num_beams, returns),  # an n-best list of K needs K beams at least
+            options=options,
+            num_return_sequences=returns,
+            length_penalty=length_penalty,
+            use_cache=use_cache,
+            with_scores=with_scores and k == 1,
+        )
+
     answer_out = AnswerStepModel(core).generate(
         input_ids=input_ids,
         attention_mask=attention_mask,
@@ -273,21 +278,12 @@ def decode_pairs(
         prefix_allowed_tokens_fn=context_constraint(
             core, input_ids, attention_mask, options, special_token_ids
         ),
-        generation_config=generation_config(
-            core,
-            core.answer_start_token_id,
-            max_new_tokens=max_answer_length,
-            num_return_sequences=answer_returns,
-            # an n-best list of K needs K beams at least
-            **{**config, "num_beams": max(num_beams, answer_returns)},
-        ),
+        generation_config=search(core.answer_start_token_id, max_answer_length, answer_returns),
     )
     answer_ids = strip_start_token(answer_out.sequences, eos, pad)  # (B*K, La)
-    if rows is not None and k > 1:  # n-best: each answer becomes a row of its own
+    if k > 1 and not rows_before_answers:
         input_ids, attention_mask, encoder_states = (
-            input_ids[rows],
-            attention_mask[rows],
-            encoder_states[rows],
+            t[rows] for t in (input_ids, attention_mask, encoder_states)
         )
     answer_mask = (
         torch.arange(answer_ids.size(1), device=answer_ids.device)[None, :]
@@ -320,9 +316,7 @@ def decode_pairs(
             {} if cross_attention is None else cache_argument(with_cross_attention(cross_attention))
         ),
         **answer_memory_kwargs(answer),
-        generation_config=generation_config(
-            core, core.question_start_token_id, max_new_tokens=max_question_length, **config
-        ),
+        generation_config=search(core.question_start_token_id, max_question_length),
     )
     question_ids = strip_start_token(question_out.sequences, eos, pad)  # (B*K, Lq)
     pairs = DecodedPairs(

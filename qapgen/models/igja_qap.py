@@ -264,9 +264,10 @@ class IGJAQAP(nn.Module):
             **cache_argument(cache),
         )
         hidden = decoded.last_hidden_state  # (B, T, d)
+        returned = cache_of(decoded)
         # A cache given with use_cache=False still served its cross-attention keys to β.
-        beta = self._copy_attention(attention_mask, cache_of(decoded) or cache)
-        cache = cache_of(decoded) if use_cache else None
+        beta = self._copy_attention(attention_mask, cache if returned is None else returned)
+        cache = returned if use_cache else None
         log_probs = self.pointer(
             self.answer_logits(hidden),
             hidden,

@@ -44,7 +44,7 @@ def test_every_model_trains_in_bf16_and_generates_on_one_gpu(model_yaml: Path, t
     values = _finite_test_metrics(metrics)
     # Generation ran: each task the model has was scored on generated text.
     assert any(k.endswith("/bleu4") for k in values)
-    assert (tmp_path.rglob("test.jsonl")).__next__().stat().st_size > 0
+    assert next(tmp_path.rglob("test.jsonl")).stat().st_size > 0
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
