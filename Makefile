@@ -37,9 +37,11 @@ test-fast: install ## Fast subset for the edit loop (under 3 minutes on 2 cores)
 test-slow: install ## Slow tests only (real data when QAPGEN_DATA_DIR is set, long training)
 	$(BIN)/python -m pytest -q -m slow
 
-# The oldest transformers pyproject allows, with the tokenizers and hub client of its time,
-# laid over .venv's packages in a folder of its own (the venv keeps its newest release).
-TRANSFORMERS_FLOOR ?= transformers==5.1.0 tokenizers==0.22.2 huggingface_hub==1.33.0
+# The oldest transformers pyproject allows, with the tokenizers, hub client and kernels of its
+# time, laid over .venv's packages in a folder of its own (the venv keeps its newest release).
+# kernels is pinned too: newer transformers install kernels>=0.19, whose LayerRepository
+# refuses the unversioned repositories that transformers 5.1's T5 import declares.
+TRANSFORMERS_FLOOR ?= transformers==5.1.0 tokenizers==0.22.2 huggingface_hub==1.33.0 kernels==0.12.1
 
 .PHONY: test-transformers-floor
 test-transformers-floor: install ## The decoding tests on the oldest transformers allowed (CI runs them after make test)
