@@ -6,7 +6,7 @@ Trained from scratch, no pre-training, on Du et al.'s vocabulary, optimiser and 
 the DataModule tokenizer's ids with an embedding table of its own; word vectors come from a
 local GloVe-format file when
 ``glove_path`` is given (each token's text, lowercased and without the word-start marker, is
-looked up), random otherwise. Network and beam search: ``qapgen.models.lstm_seq2seq``.
+looked up), random otherwise. Network and beam search: ``baselines.components.lstm_seq2seq``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from baselines.components.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
 from qapgen.data.features import CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
 from qapgen.models.base import QAPModule, Vocabulary
-from qapgen.models.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
 from qapgen.models.sequences import shift_right
 
 # The paper's dropout between LSTM layers; the base's ``dropout_rate`` overrides it.

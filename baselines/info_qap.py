@@ -30,6 +30,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.components.span_extraction import (
+    SpanHeads,
+    context_token_mask,
+    span_loss,
+    span_texts,
+    teacher_forced_pass,
+    top_spans,
+)
 from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
 from qapgen.models.base import (
     GenerationOptions,
@@ -40,14 +48,6 @@ from qapgen.models.base import (
     group_candidates,
 )
 from qapgen.models.seq2seq import seq2seq_candidates
-from qapgen.models.span_extraction import (
-    SpanHeads,
-    context_token_mask,
-    span_loss,
-    span_texts,
-    teacher_forced_pass,
-    top_spans,
-)
 
 
 def jsd_mutual_information(

@@ -21,6 +21,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from baselines.components.span_extraction import (
+    SpanHeads,
+    TeacherForcedPass,
+    context_token_mask,
+    span_loss,
+    span_texts,
+    teacher_forced_pass,
+    top_spans,
+)
 from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
 from qapgen.models.base import (
     GenerationOptions,
@@ -32,15 +41,6 @@ from qapgen.models.base import (
 )
 from qapgen.models.seq2seq import seq2seq_candidates
 from qapgen.models.sequences import label_lengths
-from qapgen.models.span_extraction import (
-    SpanHeads,
-    TeacherForcedPass,
-    context_token_mask,
-    span_loss,
-    span_texts,
-    teacher_forced_pass,
-    top_spans,
-)
 
 
 class EncoderDecoderSelfAttention(nn.Module):

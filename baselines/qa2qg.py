@@ -37,7 +37,7 @@ ANSWER_EXTRACTION_PROMPT = TextFeature(
 )
 
 
-class QA2QG(QAPModule):
+class QA2QGModule(QAPModule):
     """Multitask prompted T5: question generation + question answering + answer extraction.
 
     Losses: ``question_loss`` (question generation), ``answer_loss`` (answer extraction, the
@@ -220,3 +220,8 @@ class QA2QG(QAPModule):
             constraint=constraint,
             score=score,
         )
+
+
+# The name this class had until December 2026: checkpoints, exported folders and YAML that
+# store it still load.
+QA2QG = QA2QGModule

@@ -31,7 +31,7 @@ from qapgen.models.sequences import shift_right
 GOLD_ANSWER_INPUT = TextFeature("gold_answer", "{answer}", "input", "answer")
 
 
-class T5A2QG(QAPModule):
+class T5A2QGModule(QAPModule):
     """Two-stage pipeline: ``answer_model`` (context -> answer), ``question_model``
     ([answer embeddings; context embeddings] -> question).
 
@@ -142,3 +142,8 @@ class T5A2QG(QAPModule):
         order = torch.sort(mask, dim=1, descending=True, stable=True).indices
         embeds = embeds.gather(1, order.unsqueeze(-1).expand_as(embeds))
         return embeds, mask.gather(1, order)
+
+
+# The name this class had until December 2026: checkpoints, exported folders and YAML that
+# store it still load.
+T5A2QG = T5A2QGModule

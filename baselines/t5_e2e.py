@@ -58,7 +58,7 @@ def split_log_probs(
     return answer.tolist(), question.tolist()
 
 
-class T5E2E(QAPModule):
+class T5E2EModule(QAPModule):
     """Context -> "answer <extra_id_2> question" with one T5 decoder (starting with the
     answer start token). ``answer_loss`` and ``question_loss`` are not separable in one
     sequence, so only ``loss`` is reported. Takes only the shared base's arguments.
@@ -143,3 +143,8 @@ class T5E2E(QAPModule):
             text.strip()
             for text in self.tokenizer.batch_decode(list(sequences), skip_special_tokens=True)
         ]
+
+
+# The name this class had until December 2026: checkpoints, exported folders and YAML that
+# store it still load.
+T5E2E = T5E2EModule

@@ -37,7 +37,7 @@ from qapgen.models.seq2seq import seq2seq_candidates, seq2seq_loss
 PHASES = ("question", "answer")
 
 
-class T5MPQG(QAPModule):
+class T5MPQGModule(QAPModule):
     """One T5, two tasks trained one after the other; each decodes from its start token.
 
     Args:
@@ -155,3 +155,8 @@ class T5MPQG(QAPModule):
             batch[f"{task}_labels"],
             self.start_token_ids[task],
         )
+
+
+# The name this class had until December 2026: checkpoints, exported folders and YAML that
+# store it still load.
+T5MPQG = T5MPQGModule

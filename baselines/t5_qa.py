@@ -11,7 +11,7 @@ from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
 
 
-class T5QA(QAPModule):
+class T5QAModule(QAPModule):
     """Context -> answer with one T5, generative (the answer need not be a span); produces
     answers only (no questions).
 
@@ -46,3 +46,8 @@ class T5QA(QAPModule):
             num_beams=self.hparams.num_beams,
         )
         return {"answer": self.decode(answer_ids)}
+
+
+# The name this class had until December 2026: checkpoints, exported folders and YAML that
+# store it still load.
+T5QA = T5QAModule

@@ -11,7 +11,7 @@ from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
 
 
-class T5QG(QAPModule):
+class T5QGModule(QAPModule):
     """Context -> question with one T5; produces questions only (no answers).
 
     The decoder starts with the question start token, as IGJA-QAP's question decoder does.
@@ -45,3 +45,8 @@ class T5QG(QAPModule):
             num_beams=self.hparams.num_beams,
         )
         return {"question": self.decode(question_ids)}
+
+
+# The name this class had until December 2026: checkpoints, exported folders and YAML that
+# store it still load.
+T5QG = T5QGModule

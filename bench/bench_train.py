@@ -41,7 +41,7 @@ from torch._dynamo.utils import counters
 from torch.utils.data import DataLoader
 from transformers import T5ForConditionalGeneration
 
-from baselines.t5_qg import T5QG
+from baselines.t5_qg import T5QGModule
 from bench import ratios
 from bench.synthetic import (
     MAX_LENGTHS,
@@ -451,7 +451,7 @@ def generation_entries(data: BenchData, args: argparse.Namespace, device: Device
     (the same through qapgen) and IGJA-QAP (an answer, then a question guided by it)."""
     items = data.test[: args.generation_items]
     entries = {}
-    t5_qg = new_model(T5QG, data, args, meteor="none")
+    t5_qg = new_model(T5QGModule, data, args, meteor="none")
     t5_qg.configure_model()
     t5_qg.to(device.kind).eval()
     backbone = t5_qg.backbone
@@ -532,7 +532,7 @@ def run_suite(
     print(f"bench: {data.name}: training")
     train["hf_baseline_bs16"] = hf_baseline_train(data, 16, args, device)
     save()
-    for name, model_class in (("t5_qg", T5QG), ("igja_qap", IGJAQAPModule)):
+    for name, model_class in (("t5_qg", T5QGModule), ("igja_qap", IGJAQAPModule)):
         train[f"{name}_bs16"] = qapgen_train(model_class, data, 16, args, device)
         save()
         train[f"{name}_bs{args.large_batch}"] = largest_batch(

@@ -40,7 +40,7 @@ import torch
 from torch.utils.data import DataLoader
 from transformers import T5ForConditionalGeneration
 
-from baselines.t5_qg import T5QG
+from baselines.t5_qg import T5QGModule
 from bench.synthetic import (
     MAX_LENGTHS,
     T5_VOCAB_SIZE,
@@ -137,7 +137,7 @@ def step_seconds(size: str, vocab_size: int, repeats: int, device: str) -> dict[
     vocab = synthetic_vocabulary(vocab_size)
     steppers = {
         "hf": Stepper(plain_t5(size, vocab), hf_loss, device),
-        "t5_qg": Stepper(built(T5QG, size, vocab), qapgen_loss, device),
+        "t5_qg": Stepper(built(T5QGModule, size, vocab), qapgen_loss, device),
         "igja_qap": Stepper(built(IGJAQAPModule, size, vocab), qapgen_loss, device),
     }
     order = list(steppers.values())
@@ -234,7 +234,7 @@ def measure(
     vocab = synthetic_vocabulary(T5_VOCAB_SIZE)
     (batch,) = batches(T5_VOCAB_SIZE, 1)
     saved = {
-        "t5_qg": saved_bytes_per_example(built(T5QG, size, vocab), qapgen_loss, batch),
+        "t5_qg": saved_bytes_per_example(built(T5QGModule, size, vocab), qapgen_loss, batch),
         "igja_qap": saved_bytes_per_example(built(IGJAQAPModule, size, vocab), qapgen_loss, batch),
         "hf": saved_bytes_per_example(plain_t5(size, vocab), hf_loss, batch),
     }

@@ -7,10 +7,10 @@ from dataclasses import asdict
 
 import pytest
 
-from baselines.qa2qg import QA2QG
-from baselines.t5_a2qg import T5A2QG
-from baselines.t5_e2e import T5E2E
-from baselines.t5_mpqg import T5MPQG
+from baselines.qa2qg import QA2QGModule
+from baselines.t5_a2qg import T5A2QGModule
+from baselines.t5_e2e import T5E2EModule
+from baselines.t5_mpqg import T5MPQGModule
 from qapgen.models.base import Vocabulary
 
 # Ids need only fit the vocabulary: no text is encoded here.
@@ -18,7 +18,7 @@ VOCAB = asdict(Vocabulary(64, 0, 1, 2, 3))
 
 # T5-E2E: one sequence, no per-task losses; T5-A2QG: two stages with no shared parameters;
 # QA2QG: three task losses; T5-MPQG: its phase schedule decides which loss is optimised.
-UNBALANCEABLE = [T5E2E, T5A2QG, QA2QG, T5MPQG]
+UNBALANCEABLE = [T5E2EModule, T5A2QGModule, QA2QGModule, T5MPQGModule]
 
 
 def construct_and_configure(model_class, **kwargs):

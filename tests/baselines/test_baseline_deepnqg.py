@@ -11,10 +11,10 @@ import torch
 import yaml
 from torch import nn
 
+from baselines.components.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
 from baselines.deepnqg import PAPER_SIZE, DeepNQGModule, network_dimensions
 from qapgen.cli.main import main
 from qapgen.models.base import Vocabulary, epoch_decay_factor
-from qapgen.models.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
 from zoo_testing import CONF, OVERFIT_PROFILE, fit_overfit
 
 MODEL_YAML = CONF / "model" / "deepnqg.yaml"

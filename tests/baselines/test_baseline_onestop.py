@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+from baselines.components.span_extraction import best_spans, span_loss, span_texts
 from baselines.onestop import OneStopModule
 from qapgen.cli.main import main
 from qapgen.data.features import CONTEXT_INPUT, IGNORE_INDEX, answer_token_span
 from qapgen.data.records import QARecord
 from qapgen.models.base import Vocabulary
 from qapgen.models.seq2seq import seq2seq_loss
-from qapgen.models.span_extraction import best_spans, span_loss, span_texts
 from zoo_testing import CONF, OVERFIT_PROFILE, fit_overfit, tiny_model
 
 MODEL_YAML = CONF / "model" / "onestop.yaml"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.qa2qg import QA2QG
+from baselines.qa2qg import QA2QGModule
 from qapgen.models.seq2seq import seq2seq_loss
 from zoo_testing import (
     CONF,
@@ -25,7 +25,7 @@ OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches
 
 
 def tiny_qa2qg(tokenizer):
-    return tiny_model(QA2QG, tokenizer, max_answer_length=6, max_question_length=6)
+    return tiny_model(QA2QGModule, tokenizer, max_answer_length=6, max_question_length=6)
 
 
 def spy_on_generate(model, monkeypatch):
@@ -49,7 +49,7 @@ def normalised(tokenizer, texts):
 
 def test_the_three_prompts_are_built_from_each_record(fixture_tokenizer):
     records = fixture_records()
-    batch = fixture_batch(fixture_tokenizer, QA2QG.data_features, records)
+    batch = fixture_batch(fixture_tokenizer, QA2QGModule.data_features, records)
     expected = {
         "qg_prompt": [
             f"generate question: answer: {r.answer} context: {r.context}" for r in records
@@ -128,7 +128,7 @@ def test_answer_questions_uses_the_qa_prompt(fixture_tokenizer, monkeypatch):
 
 def test_refuses_a_loss_balancer_that_would_drop_the_qa_task():
     with pytest.raises(ValueError, match="loss_balancing"):
-        QA2QG(loss_balancing="fixed")
+        QA2QGModule(loss_balancing="fixed")
 
 
 def test_inference_prompts_need_a_tokenizer(fixture_tokenizer):
@@ -140,7 +140,7 @@ def test_inference_prompts_need_a_tokenizer(fixture_tokenizer):
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
     cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
-    assert type(cli.model) is QA2QG
+    assert type(cli.model) is QA2QGModule
     profile = overfit_profile()
     assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
 

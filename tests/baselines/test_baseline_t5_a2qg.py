@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.t5_a2qg import T5A2QG
+from baselines.t5_a2qg import T5A2QGModule
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
 from zoo_testing import (
@@ -25,7 +25,7 @@ OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches
 
 
 def tiny_a2qg(tokenizer):
-    return tiny_model(T5A2QG, tokenizer, max_answer_length=6, max_question_length=6)
+    return tiny_model(T5A2QGModule, tokenizer, max_answer_length=6, max_question_length=6)
 
 
 def packed(first, first_mask, second, second_mask, pad_token_id=0):
@@ -119,7 +119,7 @@ def test_inference_feeds_stage_two_the_generated_answer(fixture_tokenizer, monke
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
     cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
-    assert type(cli.model) is T5A2QG
+    assert type(cli.model) is T5A2QGModule
     profile = overfit_profile()
     assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
 

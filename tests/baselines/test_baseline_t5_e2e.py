@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.t5_e2e import SEPARATOR_TOKEN, T5E2E, split_log_probs, split_pair
+from baselines.t5_e2e import SEPARATOR_TOKEN, T5E2EModule, split_log_probs, split_pair
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.seq2seq import seq2seq_loss
 from zoo_testing import (
@@ -26,7 +26,7 @@ OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches
 
 def test_target_is_answer_separator_question(fixture_tokenizer):
     records = fixture_records()
-    batch = fixture_batch(fixture_tokenizer, T5E2E.data_features, records)
+    batch = fixture_batch(fixture_tokenizer, T5E2EModule.data_features, records)
     separator = fixture_tokenizer.convert_tokens_to_ids(SEPARATOR_TOKEN)
     for record, labels in zip(records, batch["pair_labels"].tolist(), strict=True):
         answer = fixture_tokenizer(record.answer)["input_ids"][:-1]  # without </s>
@@ -57,7 +57,7 @@ def test_a_sequence_score_splits_at_the_first_separator():
 
 
 def test_parse_pairs_decodes_both_parts_and_handles_a_missing_separator(fixture_tokenizer):
-    model = tiny_model(T5E2E, fixture_tokenizer)
+    model = tiny_model(T5E2EModule, fixture_tokenizer)
     tokenize = fixture_tokenizer.convert_tokens_to_ids
     answer = fixture_tokenizer("northern coast")["input_ids"][:-1]
     question = fixture_tokenizer("Where is it?")["input_ids"]
@@ -72,7 +72,7 @@ def test_parse_pairs_decodes_both_parts_and_handles_a_missing_separator(fixture_
 
 
 def test_loss_is_seq2seq_over_the_pair_from_the_answer_start_token(fixture_tokenizer):
-    model = tiny_model(T5E2E, fixture_tokenizer)
+    model = tiny_model(T5E2EModule, fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     expected = seq2seq_loss(
         model.backbone,
@@ -89,7 +89,7 @@ def test_loss_is_seq2seq_over_the_pair_from_the_answer_start_token(fixture_token
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
     cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
-    assert type(cli.model) is T5E2E
+    assert type(cli.model) is T5E2EModule
 
 
 @pytest.mark.learnability

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from baselines.t5_mpqg import T5MPQG
+from baselines.t5_mpqg import T5MPQGModule
 from qapgen.models.seq2seq import seq2seq_loss
 from zoo_testing import (
     CONF,
@@ -28,7 +28,7 @@ NO_VALIDATION = ["--trainer.limit_val_batches", "0"]
 
 def tiny_mpqg(tokenizer, **phase):
     """A tiny T5-MPQG without dropout, in training mode."""
-    return tiny_model(T5MPQG, tokenizer, dropout_rate=0.0, **phase).train()
+    return tiny_model(T5MPQGModule, tokenizer, dropout_rate=0.0, **phase).train()
 
 
 def at_step(model, global_step, total_steps=100):
@@ -86,7 +86,7 @@ def test_rehearses_questions_only_in_the_answer_phase(fixture_tokenizer, step, r
     )
     torch.testing.assert_close(losses["loss"], expected)
     with pytest.raises(ValueError, match="question_rehearsal_weight"):
-        T5MPQG(question_rehearsal_weight=-0.1)
+        T5MPQGModule(question_rehearsal_weight=-0.1)
 
 
 def test_phase_length_is_a_fraction_of_the_run_unless_steps_are_given(fixture_tokenizer):
@@ -95,9 +95,9 @@ def test_phase_length_is_a_fraction_of_the_run_unless_steps_are_given(fixture_to
     model = at_step(tiny_mpqg(fixture_tokenizer, question_phase_steps=7), 0, total_steps=120)
     assert model.question_phase_length() == 7
     with pytest.raises(ValueError, match="question_phase_fraction"):
-        T5MPQG(question_phase_fraction=1.5)
+        T5MPQGModule(question_phase_fraction=1.5)
     with pytest.raises(ValueError, match="loss_balancing"):  # the phases are the balancing
-        T5MPQG(loss_balancing="fixed")
+        T5MPQGModule(loss_balancing="fixed")
 
 
 def test_produces_both_tasks_from_their_start_tokens(fixture_tokenizer):
@@ -110,7 +110,7 @@ def test_produces_both_tasks_from_their_start_tokens(fixture_tokenizer):
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
     cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
-    assert type(cli.model) is T5MPQG
+    assert type(cli.model) is T5MPQGModule
     assert cli.model.hparams.question_phase_fraction == 0.5
     assert cli.model.hparams.question_phase_steps is None
     # strictly sequential, as the paper trains it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.t5_qa import T5QA
+from baselines.t5_qa import T5QAModule
 from zoo_testing import (
     CONF,
     fit_overfit,
@@ -23,7 +23,7 @@ OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches
 
 
 def test_reads_the_context_and_produces_only_answers(fixture_tokenizer):
-    model = tiny_model(T5QA, fixture_tokenizer)
+    model = tiny_model(T5QAModule, fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     assert "question_labels" not in batch  # the gold question is never an input or a target
     outputs = model.generate_batch(batch)
@@ -33,7 +33,7 @@ def test_reads_the_context_and_produces_only_answers(fixture_tokenizer):
 
 
 def test_loss_is_token_cross_entropy_from_the_answer_start_token(fixture_tokenizer):
-    model = tiny_model(T5QA, fixture_tokenizer)
+    model = tiny_model(T5QAModule, fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     labels = batch["answer_labels"]
 
@@ -49,7 +49,7 @@ def test_loss_is_token_cross_entropy_from_the_answer_start_token(fixture_tokeniz
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
     cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
-    assert type(cli.model) is T5QA
+    assert type(cli.model) is T5QAModule
     profile = overfit_profile()
     assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
 

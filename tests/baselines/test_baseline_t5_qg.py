@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.t5_qg import T5QG
+from baselines.t5_qg import T5QGModule
 from zoo_testing import (
     CONF,
     fit_overfit,
@@ -23,7 +23,7 @@ OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches
 
 
 def test_reads_the_context_and_produces_only_questions(fixture_tokenizer):
-    model = tiny_model(T5QG, fixture_tokenizer)
+    model = tiny_model(T5QGModule, fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     assert "answer_labels" not in batch  # the gold answer is never an input or a target
     outputs = model.generate_batch(batch)
@@ -35,7 +35,7 @@ def test_reads_the_context_and_produces_only_questions(fixture_tokenizer):
 
 
 def test_loss_is_token_cross_entropy_from_the_question_start_token(fixture_tokenizer):
-    model = tiny_model(T5QG, fixture_tokenizer)
+    model = tiny_model(T5QGModule, fixture_tokenizer)
     batch = fixture_batch(fixture_tokenizer, model.data_features)
     labels = batch["question_labels"]
 
@@ -51,7 +51,7 @@ def test_loss_is_token_cross_entropy_from_the_question_start_token(fixture_token
 
 def test_config_instantiates_with_the_overfit_profile(tmp_path):
     cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
-    assert type(cli.model) is T5QG
+    assert type(cli.model) is T5QGModule
     profile = overfit_profile()
     assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from baselines.t5_mpqg import T5MPQG
+from baselines.t5_mpqg import T5MPQGModule
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.export import LoadedModel, ModelLoadError
 from qapgen.generate import ConsistencyFilter, Document, GeneratedPair, QAPGenerator, token_f1
@@ -21,10 +21,10 @@ SENTENCES = ["Paris is the capital of France.", "It lies on the Seine.", "Rome i
 # Every model of the zoo whose tasks include answers and questions.
 PAIR_MODELS = [
     "qapgen.models.igja_qap_module.IGJAQAPModule",
-    "baselines.qa2qg.QA2QG",
-    "baselines.t5_e2e.T5E2E",
-    "baselines.t5_mpqg.T5MPQG",
-    "baselines.t5_a2qg.T5A2QG",
+    "baselines.qa2qg.QA2QGModule",
+    "baselines.t5_e2e.T5E2EModule",
+    "baselines.t5_mpqg.T5MPQGModule",
+    "baselines.t5_a2qg.T5A2QGModule",
     "baselines.onestop.OneStopModule",
     "baselines.info_qap.InfoQAPModule",
 ]
@@ -69,7 +69,7 @@ def test_every_pair_model_generates_through_its_own_inference_path(fixture_token
 
 def test_a_model_without_candidate_decoding_refuses_diversity_options(fixture_tokenizer):
     # A user's model that defines only generate_batch gets the base's plain path.
-    class PlainPairs(T5MPQG):
+    class PlainPairs(T5MPQGModule):
         generate_candidates = QAPModule.generate_candidates
 
         def generate_batch(self, batch):
@@ -78,7 +78,7 @@ def test_a_model_without_candidate_decoding_refuses_diversity_options(fixture_to
                 "question": ["Where?"] * len(batch["ids"]),
             }
 
-    generator = QAPGenerator(tiny("baselines.t5_mpqg.T5MPQG", fixture_tokenizer, cls=PlainPairs))
+    generator = QAPGenerator(tiny("baselines.t5_mpqg.T5MPQGModule", fixture_tokenizer, cls=PlainPairs))
     assert generator.generate(TEXT)  # plain generation works
     with pytest.raises(GenerationNotSupportedError, match="not supported for this model"):
         generator.generate(TEXT, pairs_per_sentence=2)
@@ -170,7 +170,7 @@ def test_sampled_pairs_repeat_with_the_seed(fixture_tokenizer, class_path):
 
 def test_question_only_models_are_refused(fixture_tokenizer):
     with pytest.raises(ModelLoadError, match="generates only question"):
-        QAPGenerator(tiny("baselines.t5_qg.T5QG", fixture_tokenizer))
+        QAPGenerator(tiny("baselines.t5_qg.T5QGModule", fixture_tokenizer))
 
 
 def test_igja_k_candidates_are_scored_distinct_and_best_first(exported_model):
@@ -246,7 +246,7 @@ def test_consistency_filter_drops_or_flags_pairs_the_qa_model_answers_otherwise(
 
 def test_qa2qg_answers_the_generated_questions_for_the_filter(exported_model):
     generator = QAPGenerator.from_pretrained(exported_model)
-    qa = tiny("baselines.qa2qg.QA2QG", generator.loaded.tokenizer).model
+    qa = tiny("baselines.qa2qg.QA2QGModule", generator.loaded.tokenizer).model
     pairs = generator.generate(
         TEXT, consistency=ConsistencyFilter(qa.answer_questions, 0.0, keep_inconsistent=True)
     )

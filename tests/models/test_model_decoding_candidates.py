@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
+from baselines.components.span_extraction import best_spans, span_log_probs, top_spans
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.base import PairCandidate, best_pairs, group_candidates
 from qapgen.models.constraints import ContextSpanConstraint
-from qapgen.models.span_extraction import best_spans, span_log_probs, top_spans
 
 EOS, PAD, SEPARATOR = 1, 0, 7
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from baselines.t5_qg import T5QG
+from baselines.t5_qg import T5QGModule
 from qapgen.data.datamodule import Collator, EncodedExample
 from qapgen.data.features import DEFAULT_FEATURES, IGNORE_INDEX
 from qapgen.data.padding import bucket_width
@@ -87,7 +87,7 @@ def test_bucket_capped_at_the_feature_limit():
     assert batch["question_labels"].shape[1] == 20
 
 
-@pytest.mark.parametrize("model_class", [IGJAQAPModule, T5QG])
+@pytest.mark.parametrize("model_class", [IGJAQAPModule, T5QGModule])
 def test_losses_on_bucketed_batches_equal_unpadded(model_class):
     torch.manual_seed(0)
     model = model_class(

@@ -25,7 +25,7 @@ WORKER = '''
 import json, sys
 import lightning as L
 import torch
-from baselines.t5_qg import T5QG
+from baselines.t5_qg import T5QGModule
 from qapgen.data.datamodule import QAPDataModule
 
 out, root, batch_size, devices = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -49,7 +49,7 @@ class GlobalLoss(L.Callback):
 
 
 L.seed_everything(0)
-model = T5QG(backbone_size="tiny", dropout_rate=0.0, optimizer="adamw", lr=1e-2, meteor="none",
+model = T5QGModule(backbone_size="tiny", dropout_rate=0.0, optimizer="adamw", lr=1e-2, meteor="none",
              num_beams=4, max_question_length=6)
 losses = GlobalLoss()
 trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto",

@@ -57,7 +57,7 @@ def test_a_truncated_checkpoint_is_corrupt_not_a_crash(tmp_path):
 
 @pytest.mark.parametrize(
     "class_path",
-    ["qapgen.models.igja_qap_module.IGJAQAPModule", "baselines.t5_qg.T5QG",
+    ["qapgen.models.igja_qap_module.IGJAQAPModule", "baselines.t5_qg.T5QGModule",
      "lightning.pytorch.callbacks.ModelCheckpoint", "torch.optim.AdamW"],
 )  # fmt: skip
 def test_trusted_class_paths_pass(class_path):

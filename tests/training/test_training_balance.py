@@ -189,8 +189,8 @@ def test_the_balance_diagnostics_reuse_the_steps_own_forward(tmp_path):
 
 
 def test_the_balance_diagnostics_are_off_for_single_task_models(tmp_path):
-    from baselines.t5_qg import T5QG
+    from baselines.t5_qg import T5QGModule
 
-    trainer, calls = fit_with_balance(T5QG, tmp_path)
+    trainer, calls = fit_with_balance(T5QGModule, tmp_path)
     assert calls == [1, 1, 1, 1]
     assert not any(key.startswith("balance/") for key in trainer.logged_metrics)
