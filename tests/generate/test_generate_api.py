@@ -78,7 +78,9 @@ def test_a_model_without_candidate_decoding_refuses_diversity_options(fixture_to
                 "question": ["Where?"] * len(batch["ids"]),
             }
 
-    generator = QAPGenerator(tiny("baselines.t5_mpqg.T5MPQGModule", fixture_tokenizer, cls=PlainPairs))
+    generator = QAPGenerator(
+        tiny("baselines.t5_mpqg.T5MPQGModule", fixture_tokenizer, cls=PlainPairs)
+    )
     assert generator.generate(TEXT)  # plain generation works
     with pytest.raises(GenerationNotSupportedError, match="not supported for this model"):
         generator.generate(TEXT, pairs_per_sentence=2)
