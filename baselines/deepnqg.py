@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from baselines.components.lstm_seq2seq import AttentionLSTMSeq2Seq, load_glove, lstm_generate
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
 from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.sequences import shift_right
@@ -143,11 +144,11 @@ class DeepNQGModule(QAPModule):
             self.network.embedding.weight.requires_grad_(False)
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        labels = batch["question_labels"]
+        labels = batch[keys.QUESTION_LABELS]
         decoder_input_ids = shift_right(
             labels, self.vocab.question_start_token_id, self.vocab.pad_token_id
         )
-        logits = self.network(batch["input_ids"], batch["input_attention_mask"], decoder_input_ids)
+        logits = self.network(batch[keys.INPUT_IDS], batch[keys.INPUT_MASK], decoder_input_ids)
         loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
         return {"loss": loss, "question_loss": loss}
 
@@ -155,8 +156,8 @@ class DeepNQGModule(QAPModule):
         vocab = self.vocab
         question_ids, _ = lstm_generate(
             self.network,
-            batch["input_ids"],
-            batch["input_attention_mask"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
             start_token_id=vocab.question_start_token_id,
             eos_token_id=vocab.eos_token_id,
             pad_token_id=vocab.pad_token_id,

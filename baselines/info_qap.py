@@ -38,6 +38,7 @@ from baselines.components.span_extraction import (
     teacher_forced_pass,
     top_spans,
 )
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
 from qapgen.models.base import (
     GenerationOptions,
@@ -180,9 +181,9 @@ class InfoQAPModule(QAPModule):
         return self.span_heads(encoder_states, valid)
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
-        labels = batch["question_labels"]
-        starts, ends = batch["answer_start_positions"], batch["answer_end_positions"]
+        input_ids, mask = batch[keys.INPUT_IDS], batch[keys.INPUT_MASK]
+        labels = batch[keys.QUESTION_LABELS]
+        starts, ends = batch[keys.ANSWER_START], batch[keys.ANSWER_END]
         tagged = self.tagged_embeddings(input_ids, starts, ends)
         states = teacher_forced_pass(
             self.backbone,
@@ -227,7 +228,7 @@ class InfoQAPModule(QAPModule):
         Answers are spans of the context by construction (``answer_in_context`` holds)."""
         options = options or GenerationOptions()
         k = options.num_return_sequences
-        input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
+        input_ids, mask = batch[keys.INPUT_IDS], batch[keys.INPUT_MASK]
         encoder_states = self.backbone.encoder(
             input_ids=input_ids, attention_mask=mask
         ).last_hidden_state
@@ -264,7 +265,7 @@ class InfoQAPModule(QAPModule):
             rows = span_rows
         answers = span_texts(
             self.tokenizer,
-            [batch["contexts"][row] for row in rows.tolist()],
+            [batch[keys.CONTEXTS][row] for row in rows.tolist()],
             input_ids[rows],
             spans.starts.flatten(),
             spans.ends.flatten(),

@@ -30,6 +30,7 @@ from baselines.components.span_extraction import (
     teacher_forced_pass,
     top_spans,
 )
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
 from qapgen.models.base import (
     GenerationOptions,
@@ -116,15 +117,15 @@ class OneStopModule(QAPModule):
         return self.span_heads(fused, valid)
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
-        labels = batch["question_labels"]
+        input_ids, mask = batch[keys.INPUT_IDS], batch[keys.INPUT_MASK]
+        labels = batch[keys.QUESTION_LABELS]
         states = self._question_pass(input_ids, mask, labels)
         start_logits, end_logits = self._span_logits(states, input_ids, mask, labels)
         answer = span_loss(
             start_logits,
             end_logits,
-            batch["answer_start_positions"],
-            batch["answer_end_positions"],
+            batch[keys.ANSWER_START],
+            batch[keys.ANSWER_END],
         )
         if self.training:
             self.log("train/answer_span_fraction", answer.span_fraction, batch_size=len(labels))
@@ -144,7 +145,7 @@ class OneStopModule(QAPModule):
         from the fused states over it. Answers are spans of the context by construction, so
         ``answer_in_context`` holds as it is. The answer's score is log p(start) + log p(end)."""
         options = options or GenerationOptions()
-        input_ids, mask = batch["input_ids"], batch["input_attention_mask"]
+        input_ids, mask = batch[keys.INPUT_IDS], batch[keys.INPUT_MASK]
         vocab = self.vocab
         questions = seq2seq_candidates(
             self.backbone,
@@ -167,7 +168,7 @@ class OneStopModule(QAPModule):
         states = self._question_pass(input_ids, mask, question_labels)
         start_logits, end_logits = self._span_logits(states, input_ids, mask, question_labels)
         spans = top_spans(start_logits, end_logits, self.hparams.max_answer_length, 1)
-        contexts = [batch["contexts"][row] for row in rows.tolist()]
+        contexts = [batch[keys.CONTEXTS][row] for row in rows.tolist()]
         return group_candidates(
             span_texts(self.tokenizer, contexts, input_ids, spans.starts[:, 0], spans.ends[:, 0]),
             self.decode(questions.ids),

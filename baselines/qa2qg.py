@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import ANSWER_TARGET, QUESTION_TARGET, TextFeature
 from qapgen.models.base import (
     GenerationOptions,
@@ -80,13 +81,13 @@ class QA2QGModule(QAPModule):
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         question_loss = self._prompt_loss(
-            batch, QUESTION_GENERATION_PROMPT, "question_labels", self.question_start_token_id
+            batch, QUESTION_GENERATION_PROMPT, keys.QUESTION_LABELS, self.question_start_token_id
         )
         qa_loss = self._prompt_loss(
-            batch, QUESTION_ANSWERING_PROMPT, "answer_labels", self.answer_start_token_id
+            batch, QUESTION_ANSWERING_PROMPT, keys.ANSWER_LABELS, self.answer_start_token_id
         )
         answer_loss = self._prompt_loss(
-            batch, ANSWER_EXTRACTION_PROMPT, "answer_labels", self.answer_start_token_id
+            batch, ANSWER_EXTRACTION_PROMPT, keys.ANSWER_LABELS, self.answer_start_token_id
         )
         return {
             "loss": question_loss + qa_loss + answer_loss,
@@ -104,10 +105,9 @@ class QA2QGModule(QAPModule):
         """The pipeline with K answers: extract K (beam n-best or samples, optionally limited
         to the context), then the question generation prompt's question for each."""
         options = options or GenerationOptions()
-        prompt = ANSWER_EXTRACTION_PROMPT.name
         answers = self._candidates(
-            batch[f"{prompt}_ids"],
-            batch[f"{prompt}_attention_mask"],
+            batch[ANSWER_EXTRACTION_PROMPT.ids_key],
+            batch[ANSWER_EXTRACTION_PROMPT.mask_key],
             self.answer_start_token_id,
             self.hparams.max_answer_length,
             options,
@@ -115,7 +115,7 @@ class QA2QGModule(QAPModule):
             score=score,
         )
         answer_texts = self.decode(answers.ids)
-        contexts = [batch["contexts"][row] for row in answers.rows.tolist()]
+        contexts = [batch[keys.CONTEXTS][row] for row in answers.rows.tolist()]
         question_options = replace(options, num_return_sequences=1)
         questions = self._candidates(
             *self._encode_prompts(QUESTION_GENERATION_PROMPT, contexts, answer=answer_texts),
@@ -148,8 +148,8 @@ class QA2QGModule(QAPModule):
     ) -> torch.Tensor:
         return seq2seq_loss(
             self.backbone,
-            batch[f"{prompt.name}_ids"],
-            batch[f"{prompt.name}_attention_mask"],
+            batch[prompt.ids_key],
+            batch[prompt.mask_key],
             batch[labels],
             start_token_id,
         )

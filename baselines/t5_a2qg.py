@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT, QUESTION_TARGET, TextFeature
 from qapgen.models.base import (
     GenerationOptions,
@@ -54,18 +55,18 @@ class T5A2QGModule(QAPModule):
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         answer_loss = seq2seq_loss(
             self.answer_model,
-            batch["input_ids"],
-            batch["input_attention_mask"],
-            batch["answer_labels"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
+            batch[keys.ANSWER_LABELS],
             self.answer_start_token_id,
         )
         embeds, mask = self.question_encoder_inputs(
-            batch["gold_answer_ids"],
-            batch["gold_answer_attention_mask"],
-            batch["input_ids"],
-            batch["input_attention_mask"],
+            batch[GOLD_ANSWER_INPUT.ids_key],
+            batch[GOLD_ANSWER_INPUT.mask_key],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
         )
-        labels = batch["question_labels"]
+        labels = batch[keys.QUESTION_LABELS]
         question_loss = self.question_model(
             inputs_embeds=embeds,
             attention_mask=mask,
@@ -88,7 +89,7 @@ class T5A2QGModule(QAPModule):
         context), then stage 2's question for each generated answer."""
         options = options or GenerationOptions()
         hp = self.hparams
-        context_ids, context_mask = batch["input_ids"], batch["input_attention_mask"]
+        context_ids, context_mask = batch[keys.INPUT_IDS], batch[keys.INPUT_MASK]
         search = {"num_beams": hp.num_beams, "do_sample": options.do_sample, "top_p": options.top_p}
         answers = seq2seq_candidates(
             self.answer_model,

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import CONTEXT_INPUT, TextFeature
 from qapgen.models.base import (
     GenerationOptions,
@@ -76,9 +77,9 @@ class T5E2EModule(QAPModule):
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         loss = seq2seq_loss(
             self.backbone,
-            batch["input_ids"],
-            batch["input_attention_mask"],
-            batch["pair_labels"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
+            batch[PAIR_TARGET.labels_key],
             self.start_token_id,
         )
         return {"loss": loss}
@@ -107,8 +108,8 @@ class T5E2EModule(QAPModule):
         )
         sequences = seq2seq_candidates(
             self.backbone,
-            batch["input_ids"],
-            batch["input_attention_mask"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
             start_token_id=self.start_token_id,
             max_length=hp.max_answer_length + 1 + hp.max_question_length,
             num_beams=hp.num_beams,

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT, QUESTION_TARGET
 from qapgen.models.base import (
     GenerationOptions,
@@ -96,7 +97,7 @@ class T5MPQGModule(QAPModule):
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         phase = float(PHASES.index(self.current_phase()))
-        self.log("train/phase", phase, batch_size=len(batch["ids"]))
+        self.log("train/phase", phase, batch_size=len(batch[keys.IDS]))
         return super().training_step(batch, batch_index)
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -122,8 +123,8 @@ class T5MPQGModule(QAPModule):
         outputs = {
             task: seq2seq_candidates(
                 self.backbone,
-                batch["input_ids"],
-                batch["input_attention_mask"],
+                batch[keys.INPUT_IDS],
+                batch[keys.INPUT_MASK],
                 start_token_id=self.start_token_ids[task],
                 max_length=self.hparams[f"max_{task}_length"],
                 num_beams=self.hparams.num_beams,
@@ -150,9 +151,9 @@ class T5MPQGModule(QAPModule):
     def _task_loss(self, batch: dict[str, Any], task: str) -> torch.Tensor:
         return seq2seq_loss(
             self.backbone,
-            batch["input_ids"],
-            batch["input_attention_mask"],
-            batch[f"{task}_labels"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
+            batch[keys.TASK_LABELS[task]],
             self.start_token_ids[task],
         )
 

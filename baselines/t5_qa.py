@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT
 from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
@@ -29,9 +30,9 @@ class T5QAModule(QAPModule):
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         loss = seq2seq_loss(
             self.backbone,
-            batch["input_ids"],
-            batch["input_attention_mask"],
-            batch["answer_labels"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
+            batch[keys.ANSWER_LABELS],
             self.start_token_id,
         )
         return {"loss": loss, "answer_loss": loss}
@@ -39,8 +40,8 @@ class T5QAModule(QAPModule):
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         answer_ids = seq2seq_generate(
             self.backbone,
-            batch["input_ids"],
-            batch["input_attention_mask"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
             start_token_id=self.start_token_id,
             max_length=self.hparams.max_answer_length,
             num_beams=self.hparams.num_beams,

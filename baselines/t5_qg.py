@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import CONTEXT_INPUT, QUESTION_TARGET
 from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
@@ -28,9 +29,9 @@ class T5QGModule(QAPModule):
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         loss = seq2seq_loss(
             self.backbone,
-            batch["input_ids"],
-            batch["input_attention_mask"],
-            batch["question_labels"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
+            batch[keys.QUESTION_LABELS],
             self.start_token_id,
         )
         return {"loss": loss, "question_loss": loss}
@@ -38,8 +39,8 @@ class T5QGModule(QAPModule):
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         question_ids = seq2seq_generate(
             self.backbone,
-            batch["input_ids"],
-            batch["input_attention_mask"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
             start_token_id=self.start_token_id,
             max_length=self.hparams.max_question_length,
             num_beams=self.hparams.num_beams,

@@ -51,6 +51,7 @@ from bench.synthetic import (
     synthetic_vocabulary,
 )
 from qapgen.atomic_files import atomic_write_text
+from qapgen.data import batch_keys as keys
 from qapgen.data.datamodule import Collator, EncodedDataset, EncodedExample, QAPDataModule
 from qapgen.data.features import DEFAULT_FEATURES, IGNORE_INDEX
 from qapgen.data.sampler import LengthGroupedSampler
@@ -151,7 +152,7 @@ def loader(
 
 def useful_tokens(batch: dict[str, Any]) -> tuple[int, int]:
     """(input, target) tokens of a batch that are not padding."""
-    source = int(batch["input_attention_mask"].sum())
+    source = int(batch[keys.INPUT_MASK].sum())
     target = sum(int((v != IGNORE_INDEX).sum()) for k, v in batch.items() if k.endswith("_labels"))
     return source, target
 
@@ -206,7 +207,7 @@ class Throughput:
     def add(self, batch: dict[str, Any]) -> None:
         source, target = useful_tokens(batch)
         self.steps += 1
-        self.samples += len(batch["ids"])
+        self.samples += len(batch[keys.IDS])
         self.source_tokens += source
         self.target_tokens += target
 
@@ -269,9 +270,9 @@ def hf_baseline_train(
             break
         with device.autocast():
             loss = model(
-                input_ids=batch["input_ids"].to(device.kind, non_blocking=True),
-                attention_mask=batch["input_attention_mask"].to(device.kind, non_blocking=True),
-                labels=batch["question_labels"].to(device.kind, non_blocking=True),
+                input_ids=batch[keys.INPUT_IDS].to(device.kind, non_blocking=True),
+                attention_mask=batch[keys.INPUT_MASK].to(device.kind, non_blocking=True),
+                labels=batch[keys.QUESTION_LABELS].to(device.kind, non_blocking=True),
             ).loss
         loss.backward()
         optimizer.step()
@@ -458,8 +459,8 @@ def generation_entries(data: BenchData, args: argparse.Namespace, device: Device
 
     def hf_generate(batch: dict[str, Any]) -> torch.Tensor:
         return backbone.generate(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["input_attention_mask"],
+            input_ids=batch[keys.INPUT_IDS],
+            attention_mask=batch[keys.INPUT_MASK],
             num_beams=4,
             max_new_tokens=MAX_LENGTHS["question"],
             do_sample=False,

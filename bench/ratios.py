@@ -48,6 +48,7 @@ from bench.synthetic import (
     synthetic_examples,
     synthetic_vocabulary,
 )
+from qapgen.data import batch_keys as keys
 from qapgen.data.datamodule import Collator, EncodedDataset
 from qapgen.data.features import DEFAULT_FEATURES
 from qapgen.models.backbone import random_init_config
@@ -90,9 +91,9 @@ def plain_t5(size: str, vocab: Vocabulary) -> T5ForConditionalGeneration:
 
 def hf_loss(model: T5ForConditionalGeneration, batch: dict[str, Any]) -> torch.Tensor:
     return model(
-        input_ids=batch["input_ids"],
-        attention_mask=batch["input_attention_mask"],
-        labels=batch["question_labels"],
+        input_ids=batch[keys.INPUT_IDS],
+        attention_mask=batch[keys.INPUT_MASK],
+        labels=batch[keys.QUESTION_LABELS],
     ).loss
 
 
@@ -164,7 +165,7 @@ def saved_bytes_per_example(model: torch.nn.Module, loss: Callable, batch: dict)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         value = loss(model, batch)
     del value  # frees the graph
-    return sum(storages.values()) / len(batch["ids"])
+    return sum(storages.values()) / len(batch[keys.IDS])
 
 
 def generation_seconds(
@@ -180,8 +181,8 @@ def generation_seconds(
 
     def hf_generate() -> None:
         sequences = hf.generate(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["input_attention_mask"],
+            input_ids=batch[keys.INPUT_IDS],
+            attention_mask=batch[keys.INPUT_MASK],
             num_beams=NUM_BEAMS,
             max_new_tokens=MAX_LENGTHS["question"],
             do_sample=False,
@@ -190,7 +191,7 @@ def generation_seconds(
 
     def igja_generate() -> None:
         pairs = generate_pairs(
-            igja.core, batch["input_ids"], batch["input_attention_mask"], num_beams=NUM_BEAMS
+            igja.core, batch[keys.INPUT_IDS], batch[keys.INPUT_MASK], num_beams=NUM_BEAMS
         )
         decoded["igja_qap_two_stage"] = pairs.answer_ids.size(1) + pairs.question_ids.size(1)
 

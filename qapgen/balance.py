@@ -19,6 +19,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from qapgen.data import batch_keys as keys
+
 TASKS = ("answer", "question")
 Balancing = Literal["model", "fixed", "uncertainty", "gradnorm"]
 
@@ -133,7 +135,7 @@ class OptimisationBalance(L.Callback):
         every = math.lcm(self.every_n_steps, trainer.log_every_n_steps)
         first = logged == trainer.log_every_n_steps
         self._due = bool(self._groups) and (logged % every == 0 or first)
-        self._batch_size = len(batch["ids"])
+        self._batch_size = len(batch[keys.IDS])
 
     def on_before_backward(
         self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor

@@ -16,6 +16,7 @@ import torch.distributed as dist
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from qapgen.atomic_files import atomic_write_text
+from qapgen.data import batch_keys as keys
 from qapgen.models.base import ANSWER_REFERENCES, run_directory
 
 
@@ -143,7 +144,7 @@ class NonFiniteLossGuard(L.Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
     ) -> None:
-        ids = batch.get("ids", []) if isinstance(batch, dict) else []
+        ids = batch.get(keys.IDS, []) if isinstance(batch, dict) else []
         self._batch_ids = [str(i) for i in ids]
         self._batch_index = batch_idx
 

@@ -17,11 +17,14 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import PreTrainedTokenizerBase
 
 from qapgen.atomic_files import atomic_folder
+from qapgen.data import batch_keys as keys
 from qapgen.data.cache import check_manifest, load_checked, write_manifest
 from qapgen.data.errors import CorruptCacheError
 from qapgen.data.features import (
+    ANSWER_TARGET,
     DEFAULT_FEATURES,
     IGNORE_INDEX,
+    QUESTION_TARGET,
     AnswerSpan,
     Feature,
     TextFeature,
@@ -384,24 +387,23 @@ class Collator:
 
     def __call__(self, examples: list[EncodedExample]) -> dict[str, Any]:
         batch: dict[str, Any] = {
-            "ids": [e.record.id for e in examples],
-            "contexts": [e.record.context for e in examples],
-            "questions": [e.record.question for e in examples],
-            "answers": [e.record.answer for e in examples],
+            keys.IDS: [e.record.id for e in examples],
+            keys.CONTEXTS: [e.record.context for e in examples],
+            keys.QUESTIONS: [e.record.question for e in examples],
+            keys.ANSWERS: [e.record.answer for e in examples],
             # Every gold answer, the first (the training target) first: SQuAD dev questions
             # carry up to three crowd answers.
-            "answer_references": [answer_references(e.record) for e in examples],
+            keys.ANSWER_REFERENCES: [answer_references(e.record) for e in examples],
         }
         for feature in self.features:
             if isinstance(feature, AnswerSpan):
                 spans = [e.features["answer_span"] for e in examples]
-                batch["answer_start_positions"] = torch.tensor(
+                batch[feature.start_key] = torch.tensor(
                     [s[0] if s else IGNORE_INDEX for s in spans], dtype=torch.long
                 )
-                batch["answer_end_positions"] = torch.tensor(
+                batch[feature.end_key] = torch.tensor(
                     [s[1] if s else IGNORE_INDEX for s in spans], dtype=torch.long
                 )
-                batch["answer_is_span"] = torch.tensor([s is not None for s in spans])
                 continue
             sequences = [e.features[feature.name] for e in examples]
             width = bucket_width(
@@ -412,19 +414,19 @@ class Collator:
             pad = self.pad_token_id if feature.role == "input" else IGNORE_INDEX
             ids, tokens = pad_rows(sequences, width, pad)
             if feature.role == "input":
-                batch[f"{feature.name}_ids"] = ids
-                batch[f"{feature.name}_attention_mask"] = tokens.long()
+                batch[feature.ids_key] = ids
+                batch[feature.mask_key] = tokens.long()
             else:
-                batch[f"{feature.name}_labels"] = ids
-        if "answer_labels" in batch and "question_labels" in batch:
+                batch[feature.labels_key] = ids
+        if keys.ANSWER_LABELS in batch and keys.QUESTION_LABELS in batch:
             # The longest answer plus question of one row: the width of a decoder call that
             # packs both targets row by row (IGJA-QAP), known here without reading a tensor
             # back from the device.
-            answer_width = batch["answer_labels"].size(1)
-            question_width = batch["question_labels"].size(1)
-            batch["answer_question_width"] = max(
-                min(len(e.features["answer"]), answer_width)
-                + min(len(e.features["question"]), question_width)
+            answer_width = batch[keys.ANSWER_LABELS].size(1)
+            question_width = batch[keys.QUESTION_LABELS].size(1)
+            batch[keys.ANSWER_QUESTION_WIDTH] = max(
+                min(len(e.features[ANSWER_TARGET.name]), answer_width)
+                + min(len(e.features[QUESTION_TARGET.name]), question_width)
                 for e in examples
             )
         return batch

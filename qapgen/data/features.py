@@ -3,12 +3,16 @@
 A model declares ``data_features``: a tuple of feature objects. Text features render a
 template over the record's fields (``{context}``, ``{question}``, ``{answer}``) and tokenize
 it, so pipeline baselines get their prompts ("generate question: ...") without the
-DataModule knowing any model. Batch keys:
+DataModule knowing any model. Each feature names the batch keys it fills (the Collator writes
+them under these names, models read them through the same attributes):
 
-- input feature ``N``: ``N_ids`` and ``N_attention_mask`` (padded with the pad id / 0);
-- target feature ``N``: ``N_labels`` (padded with -100, the loss's ignore index);
-- ``AnswerSpan``: ``answer_start_positions`` / ``answer_end_positions``, the answer's first
-  and last token in an input feature, or -100 where the answer is not a span of it.
+- input feature ``N``: ``ids_key`` ``N_ids`` and ``mask_key`` ``N_attention_mask`` (padded
+  with the pad id / 0);
+- target feature ``N``: ``labels_key`` ``N_labels`` (padded with -100, the loss's ignore
+  index);
+- ``AnswerSpan``: ``start_key`` / ``end_key`` (``answer_start_positions`` /
+  ``answer_end_positions``), the answer's first and last token in an input feature, or -100
+  where the answer is not a span of it.
 """
 
 from __future__ import annotations
@@ -30,10 +34,27 @@ class TextFeature:
     role: Literal["input", "target"]
     max_length_key: Literal["source", "answer", "question"] = "source"
 
+    @property
+    def ids_key(self) -> str:
+        return self._key("input", "ids")
+
+    @property
+    def mask_key(self) -> str:
+        return self._key("input", "attention_mask")
+
+    @property
+    def labels_key(self) -> str:
+        return self._key("target", "labels")
+
     def keys(self) -> tuple[str, ...]:
         if self.role == "input":
-            return (f"{self.name}_ids", f"{self.name}_attention_mask")
-        return (f"{self.name}_labels",)
+            return (self.ids_key, self.mask_key)
+        return (self.labels_key,)
+
+    def _key(self, role: str, suffix: str) -> str:
+        if self.role != role:
+            raise AttributeError(f"the {self.role} feature {self.name!r} has no {suffix} key")
+        return f"{self.name}_{suffix}"
 
 
 @dataclass(frozen=True)
@@ -42,13 +63,15 @@ class AnswerSpan:
 
     Rule for answers that are not spans (free-form CoQA answers, an answer cut off by
     truncation, no known char offset): both positions are -100, so span losses skip the
-    example; ``answer_is_span`` says which examples have a span.
+    example.
     """
 
     input: str = "input"
+    start_key = "answer_start_positions"
+    end_key = "answer_end_positions"
 
     def keys(self) -> tuple[str, ...]:
-        return ("answer_start_positions", "answer_end_positions", "answer_is_span")
+        return (self.start_key, self.end_key)
 
 
 Feature = TextFeature | AnswerSpan

@@ -36,7 +36,7 @@ class TaskMetrics:
         # __init__: plain attributes (not nn.Modules, nothing goes into checkpoints)
         self.val_question, self.val_answer = TaskMetrics(), TaskMetrics()
         # validation_step, after generating:
-        self.val_question.update(batch["ids"], questions, batch["question_references"])
+        self.val_question.update(batch[keys.IDS], questions, [[q] for q in batch[keys.QUESTIONS]])
         # on_validation_epoch_end:
         self.log_dict(self.val_question.compute_prefixed("val/question"))
         self.val_question.reset()

@@ -30,6 +30,7 @@ from transformers.optimization import Adafactor
 
 from qapgen.atomic_files import atomic_open
 from qapgen.balance import LossBalancer, shared_parameter_groups
+from qapgen.data import batch_keys as keys
 from qapgen.data.features import DEFAULT_FEATURES, Feature
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.metrics import TaskMetrics
@@ -236,9 +237,9 @@ class QAPModule(L.LightningModule):
         ]
 
     def context_constraint(self, batch: dict[str, Any], **kwargs: Any) -> ContextSpanConstraint:
-        """Decoding limited to token sequences of each row's context (``batch["contexts"]``
+        """Decoding limited to token sequences of each row's context (``batch[keys.CONTEXTS]``
         tokenized as the data's ``{context}`` input is); ``kwargs`` go to the constraint."""
-        contexts = self.tokenizer(list(batch["contexts"]), add_special_tokens=False)["input_ids"]
+        contexts = self.tokenizer(list(batch[keys.CONTEXTS]), add_special_tokens=False)["input_ids"]
         vocab = self.vocab
         return ContextSpanConstraint(
             contexts, eos_token_id=vocab.eos_token_id, pad_token_id=vocab.pad_token_id, **kwargs
@@ -365,7 +366,7 @@ class QAPModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         losses = self._training_losses(batch)
         self.step_losses = losses
-        size = len(batch["ids"])
+        size = len(batch[keys.IDS])
         loss, balance_values = self.balancer(losses)
         # Logged as device tensors, which Lightning converts only on the steps it logs. Not
         # with prog_bar=True: Lightning converts progress-bar values after every batch, a
@@ -394,7 +395,7 @@ class QAPModule(L.LightningModule):
         return self._prediction_rows(batch, self.generate_batch(batch))
 
     def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
-        size = len(batch["ids"])
+        size = len(batch[keys.IDS])
         losses = self.compute_losses(batch)
         # The teacher-forced losses of held-out data, per task as in training: where n-gram
         # metrics cannot yet separate two models, ``val/question_loss`` can.
@@ -406,26 +407,26 @@ class QAPModule(L.LightningModule):
         self._generation_cost[stage] += (time.perf_counter() - started, size)
         for task in self.tasks:
             self.metrics[stage][task].update(
-                batch["ids"], outputs[task], self._references(batch, task), batch["contexts"]
+                batch[keys.IDS], outputs[task], self._references(batch, task), batch[keys.CONTEXTS]
             )
         if stage == "test":
             self._predictions += self._prediction_rows(batch, outputs)
 
     def _references(self, batch: dict[str, Any], task: str) -> list[list[str]]:
         if task == "answer" and self.hparams.get("answer_references", "first") == "all":
-            return [list(refs) for refs in batch["answer_references"]]
+            return [list(refs) for refs in batch[keys.ANSWER_REFERENCES]]
         return [[gold] for gold in batch[f"{task}s"]]
 
     def _prediction_rows(
         self, batch: dict[str, Any], outputs: dict[str, list[str]]
     ) -> list[dict[str, Any]]:
         rows = []
-        for index, example_id in enumerate(batch["ids"]):
+        for index, example_id in enumerate(batch[keys.IDS]):
             row = {
                 "id": example_id,
-                "context": batch["contexts"][index],
-                "gold_question": batch["questions"][index],
-                "gold_answer": batch["answers"][index],
+                "context": batch[keys.CONTEXTS][index],
+                "gold_question": batch[keys.QUESTIONS][index],
+                "gold_answer": batch[keys.ANSWERS][index],
             }
             for task in self.tasks:
                 row[f"predicted_{task}"] = outputs[task][index]

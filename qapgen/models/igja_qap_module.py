@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import torch
 
+from qapgen.data import batch_keys as keys
 from qapgen.models.base import (
     GenerationOptions,
     PairCandidate,
@@ -81,10 +82,10 @@ class IGJAQAPModule(QAPModule):
 
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         out = self.core(
-            batch["input_ids"],
-            batch["input_attention_mask"],
-            batch["answer_labels"],
-            batch["question_labels"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
+            batch[keys.ANSWER_LABELS],
+            batch[keys.QUESTION_LABELS],
             decoder_width=self._decoder_width(batch),
         )
         return {
@@ -100,12 +101,12 @@ class IGJAQAPModule(QAPModule):
         """The packed answer-and-question width: the collator's (counted on the host), or
         read here where the labels are on the CPU anyway. A compiled step gets None (L + M:
         a shape the length buckets bound, and no data-dependent size in the graph)."""
-        if "answer_question_width" in batch:
-            return batch["answer_question_width"]
-        labels = batch["answer_labels"]
+        if keys.ANSWER_QUESTION_WIDTH in batch:
+            return batch[keys.ANSWER_QUESTION_WIDTH]
+        labels = batch[keys.ANSWER_LABELS]
         if labels.device.type != "cpu" or torch.compiler.is_compiling():
             return None
-        return packed_width(labels, batch["question_labels"])
+        return packed_width(labels, batch[keys.QUESTION_LABELS])
 
     def generate_batch(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         return best_pairs(self.generate_candidates(batch, score=False))
@@ -125,8 +126,8 @@ class IGJAQAPModule(QAPModule):
         )
         out = decode_pairs(
             self.core,
-            batch["input_ids"],
-            batch["input_attention_mask"],
+            batch[keys.INPUT_IDS],
+            batch[keys.INPUT_MASK],
             options,
             num_beams=self.hparams.num_beams,
             special_token_ids=special,

@@ -1,4 +1,5 @@
-"""The Collator's vectorised padding against a row-by-row reference, dynamic and bucketed."""
+"""The Collator's vectorised padding against a row-by-row reference, dynamic and bucketed,
+and the batch keys it writes against the names models read them by."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import random
 import pytest
 import torch
 
+from qapgen.data import batch_keys
 from qapgen.data.datamodule import Collator, EncodedExample, pad_rows
 from qapgen.data.features import (
     ANSWER_SPAN,
@@ -16,6 +18,7 @@ from qapgen.data.features import (
     TextFeature,
 )
 from qapgen.data.records import QARecord
+from zoo_testing import fixture_batch
 
 PROMPT = TextFeature("qg", "generate question: {answer} context: {context}", "input", "source")
 FEATURES = (*DEFAULT_FEATURES, ANSWER_SPAN, PROMPT)
@@ -45,7 +48,6 @@ def reference_collate(examples, features, buckets) -> dict[str, torch.Tensor]:
             batch["answer_end_positions"] = torch.tensor(
                 [s[1] if s else IGNORE_INDEX for s in spans]
             )
-            batch["answer_is_span"] = torch.tensor([s is not None for s in spans])
             continue
         rows = [e.features[feature.name] for e in examples]
         width = reference_width(
@@ -166,3 +168,15 @@ def test_answer_question_width_is_the_longest_pair_of_one_row():
     assert batch["answer_labels"].size(1) + batch["question_labels"].size(1) == 8
     question_only = Collator((DEFAULT_FEATURES[0], DEFAULT_FEATURES[2]), PAD)(examples)
     assert "answer_question_width" not in question_only
+
+
+def test_every_batch_key_a_model_reads_is_named_by_the_collator(fixture_tokenizer):
+    from qapgen.data.features import ANSWER_SPAN, DEFAULT_FEATURES
+
+    batch = fixture_batch(fixture_tokenizer, DEFAULT_FEATURES + (ANSWER_SPAN,))
+    named = {
+        value
+        for name, value in vars(batch_keys).items()
+        if name.isupper() and isinstance(value, str)
+    }
+    assert named == set(batch)

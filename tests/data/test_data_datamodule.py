@@ -76,7 +76,7 @@ def test_batches_hold_padded_inputs_targets_and_raw_text():
         assert tok.decode(answer, skip_special_tokens=True) == batch["answers"][row]
         start = batch["answer_start_positions"][row]
         end = batch["answer_end_positions"][row]
-        assert batch["answer_is_span"][row]
+        assert start != IGNORE_INDEX and end >= start
         span_text = tok.decode(batch["input_ids"][row, start : end + 1], skip_special_tokens=True)
         assert span_text.strip() == batch["answers"][row]
 
@@ -118,13 +118,13 @@ def test_coqa_free_form_answers_get_the_stated_span_rule():
     module = make_module(DEFAULT_FEATURES + (ANSWER_SPAN,), dataset="coqa")
     seen_span = seen_free = False
     for batch in module.train_dataloader():
-        for row, is_span in enumerate(batch["answer_is_span"].tolist()):
-            if is_span:
-                seen_span = True
-            else:
-                seen_free = True
-                assert batch["answer_start_positions"][row] == IGNORE_INDEX
-                assert batch["answer_end_positions"][row] == IGNORE_INDEX
+        starts = batch["answer_start_positions"].tolist()
+        ends = batch["answer_end_positions"].tolist()
+        for start, end in zip(starts, ends, strict=True):
+            # A free-form answer has neither position; a span has both.
+            assert (start == IGNORE_INDEX) == (end == IGNORE_INDEX)
+            seen_span |= start != IGNORE_INDEX
+            seen_free |= start == IGNORE_INDEX
     assert seen_span and seen_free
     assert module.report["train"]["answer_not_a_span"] > 0
 
