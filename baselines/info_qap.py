@@ -84,14 +84,12 @@ class InfoMaxDiscriminator(nn.Module):
     """T(q, a) = q̂ᵀ W â + b, with q̂ = q/‖q‖ and â = a/‖a‖: scores how likely a question and an
     answer belong together.
 
-    The representations are L2-normalised first. On raw states (norm ~4-5 in the tiny T5) the
-    bilinear form's gradient grows with ‖q‖·‖a‖: in the overfit run (lr 1e-2, clipping at norm
-    1) the MI term's gradient norm was 6.5 at the first step against 1.3 and 1.5 for the
-    question and answer losses, and 2-5 times theirs for the first 100 steps, so clipping
-    shrank the task losses' steps by as much and the noise of resampled negatives steered the
-    shared backbone. Normalised, it is 0.2 at the first step; the critic separates pairs by
-    their direction only and its scores are bounded by W's norm, so the MI term cannot be
-    raised by inflating the states.
+    The representations are L2-normalised first. On raw states the bilinear form's gradient
+    grows with ‖q‖·‖a‖, so the MI term's gradient outweighs the task losses', gradient clipping
+    shrinks their steps, and the noise of resampled negatives steers the shared backbone
+    (docs/design-notes.md#info-qap-critic-normalisation). Normalised, the critic separates
+    pairs by their direction only and its scores are bounded by W's norm, so the MI term
+    cannot be raised by inflating the states.
     """
 
     def __init__(self, d_model: int) -> None:

@@ -7,9 +7,8 @@ loss (alone unless rehearsal is on, below). The other task's loss is still compu
 logged, so that ``train/question_loss`` rising during the answer phase shows forgetting.
 ``train/phase`` is 0 in the question phase and 1 in the answer phase.
 
-Forgetting is real: strictly sequential, the answer phase erases the memorised questions
-(overfit profile, lr 1e-2: question METEOR 1 after a 200/200 split; a 10x or 30x lower lr in
-the answer phase still leaves 11 or 41, and then answers 27 at 30x).
+Strictly sequential, the answer phase erases the learnt questions, and a lower answer-phase
+lr does not prevent it (docs/design-notes.md#t5-mpqg-forgetting).
 ``question_rehearsal_weight`` = w > 0 rehearses the first task during the second: the answer
 phase optimises ``answer_loss + w * question_loss``, the standard mitigation of forgetting
 when fine-tuning on a second task. The question phase stays question-only and, for w < 1,

@@ -40,8 +40,8 @@ Segmenter = Literal["pysbd", "punkt"]
 SEGMENTERS: tuple[str, ...] = ("pysbd", "punkt")
 
 # The longest line a segmenter is given at once. pysbd's cost grows with the square of a
-# line's length (0.2 s for 20,000 characters of prose, 35 s for 320,000), so a 5 MB
-# paragraph without a line break would never finish; cut into windows, the work is linear.
+# line's length (docs/design-notes.md#segmenter-windows), so a 5 MB paragraph without a line
+# break would never finish; cut into windows, the work is linear.
 # Real paragraphs are far shorter and stay whole (SQuAD's longest is under 4,000
 # characters; NewsQA and CoQA break lines between paragraphs), so Table 1 does not move.
 # `qapgen generate` windows its input at this size too.

@@ -31,10 +31,9 @@ from pathlib import Path
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_STARTUP_TIMEOUT_S = 180.0
-# Measured on two cores scoring 10,000 pairs (bench/bench_metrics.py): the optimising
-# C2 compiler spends more CPU compiling than its code saves in a run this short, so the
-# JVM stops at C1 (total JVM CPU 15-17 s -> 12.5-13.5 s; scores identical, as JIT tiers
-# do not change Java's floating point). The jar is single-threaded, so the serial
+# The JVM stops at the C1 compiler: in a scoring run this short, C2 spends more CPU compiling
+# than its code saves, and JIT tiers do not change Java's floating point, so scores are
+# identical (docs/design-notes.md#meteor-jvm-flags). The jar is single-threaded, so the serial
 # collector: it never competes with the scorer or the trainer for cores. The heap cap is
 # coco-caption's; -Dfile.encoding makes non-ASCII text reach the jar intact.
 JVM_FLAGS = ("-Xmx2G", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dfile.encoding=UTF-8")
