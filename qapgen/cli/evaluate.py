@@ -3,6 +3,10 @@
 Each line: ``{"id": .., "prediction": "..", "references": [".."], "context": ".."}``
 (``context`` only for ``--protocol grouped``). Prints a table, or with ``--format json``
 one JSON object with every score in 0-100, ``n``, ``protocol`` and the implementations.
+
+``--task question|answer`` reads a qapgen run's ``predictions/test.jsonl`` instead;
+``--task pairs`` scores both tasks of a pair model's predictions and the pairs themselves:
+QA-aligned F1 on BERTScore, and answerability F1 with ``--qa-model``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qapgen.json_input import JSON_FAILURES, explain, json_type
+from qapgen.metrics.pair_alignment import DEFAULT_BERTSCORE_LAYER, DEFAULT_BERTSCORE_MODEL
 
 TABLE_ROWS = (
     ("bleu1", "BLEU-1"),
@@ -44,10 +49,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument(
         "--task",
-        choices=("question", "answer"),
+        choices=("question", "answer", "pairs"),
         default=None,
         help="read a qapgen run's predictions/test.jsonl (fields predicted_<task> and "
-        "gold_<task>) instead of the prediction/references format",
+        "gold_<task>) instead of the prediction/references format; pairs: both tasks of a "
+        "pair model, and pair-level scores",
+    )
+    pairs = parser.add_argument_group("pair-level scores (--task pairs)")
+    pairs.add_argument(
+        "--bertscore-model",
+        default=DEFAULT_BERTSCORE_MODEL,
+        metavar="NAME|DIR",
+        help="BERTScore encoder for QA-aligned F1: a hub name or a local folder; none skips "
+        "it (default %(default)s)",
+    )
+    pairs.add_argument(
+        "--bertscore-layer",
+        type=int,
+        default=DEFAULT_BERTSCORE_LAYER,
+        help="the encoder layer BERTScore compares (default %(default)s, roberta-large's)",
+    )
+    pairs.add_argument(
+        "--bertscore-component",
+        choices=("precision", "recall", "f1"),
+        default="precision",
+        help="which BERTScore of two pairs is their similarity (default precision, as lmqg's "
+        "QA-aligned scores)",
+    )
+    pairs.add_argument(
+        "--qa-model",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a model that answers questions (an exported QA2QG) for answerability F1",
     )
     parser.add_argument(
         "--meteor",
@@ -66,6 +100,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, score and print; user errors become ``CommandError``."""
+    if args.task == "pairs":
+        from qapgen.cli.evaluate_pairs import run_pairs
+
+        return run_pairs(args)
+    records = read_predictions(
+        args.predictions, needs_context=args.protocol == "grouped", task=args.task
+    )
+    result = score_records(records, args)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def score_records(records: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """BLEU, ROUGE-L and METEOR of checked records under ``args``' protocol and METEOR
+    choices; every key of ``TABLE_ROWS`` is present (``None`` when skipped)."""
     from qapgen.cli.errors import CommandError
     from qapgen.metrics import (
         MeteorError,
@@ -75,9 +127,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from qapgen.metrics.meteor_java import find_jar, find_java
 
-    records = read_predictions(
-        args.predictions, needs_context=args.protocol == "grouped", task=args.task
-    )
     try:
         if args.meteor == "java":
             # Before any scoring: a missing Java fails at once, even where a JVM this
@@ -104,11 +153,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.predictions}: {error}") from error
     for key, _ in TABLE_ROWS:
         result.setdefault(key, None)
-    if args.format == "json":
-        print(json.dumps(result, indent=2))
-    else:
-        print(format_table(result))
-    return 0
+    return result
 
 
 def read_predictions(

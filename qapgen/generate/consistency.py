@@ -8,25 +8,12 @@ The QA model is any function ``(contexts, questions) -> answers``; QA2QG's
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qapgen.metrics.normalize import tokenize
+from qapgen.metrics.token_f1 import token_f1
 
 AnswerQuestions = Callable[[Sequence[str], Sequence[str]], list[str]]
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    """SQuAD-style token F1 over lowercased PTB tokens; 1.0 when both are empty."""
-    predicted, gold = tokenize(prediction), tokenize(reference)
-    if not predicted or not gold:
-        return float(predicted == gold)
-    common = sum((Counter(predicted) & Counter(gold)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(gold)
-    return 2 * precision * recall / (precision + recall)
 
 
 @dataclass(frozen=True)
