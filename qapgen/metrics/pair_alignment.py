@@ -243,3 +243,33 @@ def score_pairs(
             contexts, questions, answers, answer_questions
         )
     return result
+
+
+class PairScorer:
+    """The pair-level scores of a test set's prediction rows (a qapgen run's
+    ``predictions/test.jsonl`` rows: ``context``, ``predicted_*`` and ``gold_*``), for a pair
+    model to log at test time. Only the scores whose scorer is given are returned."""
+
+    def __init__(
+        self,
+        similarity: Similarity | None = None,
+        answer_questions: AnswerQuestions | None = None,
+    ) -> None:
+        self.similarity = similarity
+        self.answer_questions = answer_questions
+
+    def __call__(self, rows: Sequence[dict]) -> dict[str, float]:
+        scores = score_pairs(
+            [row["context"] for row in rows],
+            [row["predicted_question"] for row in rows],
+            [row["predicted_answer"] for row in rows],
+            [row["gold_question"] for row in rows],
+            [row["gold_answer"] for row in rows],
+            similarity=self.similarity,
+            answer_questions=self.answer_questions,
+        )
+        return {
+            name: float(value)
+            for name, value in scores.items()
+            if name not in ("contexts", "pairs") and value is not None
+        }

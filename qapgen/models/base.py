@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from qapgen.data import batch_keys as keys
 from qapgen.data.features import DEFAULT_FEATURES, Feature
 from qapgen.data.tokenizer import start_token_ids
 from qapgen.metrics import TaskMetrics
+from qapgen.metrics.pair_alignment import PairScorer, ScorerUnavailableError
 from qapgen.models.backbone import load_backbone
 from qapgen.models.constraints import ContextSpanConstraint
 from qapgen.performance import compile_losses
@@ -153,6 +155,9 @@ class QAPModule(L.LightningModule):
     # The training step's losses, still in its graph, from training_step until the batch
     # ends: callbacks read them before backward (qapgen.balance.OptimisationBalance).
     step_losses: dict[str, torch.Tensor] | None = None
+    # Pair-level test scores (QA-aligned F1, answerability) for pair models: set by the CLI
+    # from --pair_metrics, or by the caller; None scores no pairs.
+    pair_scorer: PairScorer | None = None
 
     def __init__(
         self,
@@ -455,6 +460,24 @@ class QAPModule(L.LightningModule):
             with atomic_open(path, "w") as handle:
                 for row in rows:
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if self.pair_scorer is not None and rows and set(self.tasks) == {"answer", "question"}:
+            self._log_pair_scores(rows)
+
+    def _log_pair_scores(self, rows: list[dict[str, Any]]) -> None:
+        """``test/pair/*``: scored once, on global rank 0, and shared with every rank."""
+        scores: dict[str, float] = {}
+        if self.trainer.is_global_zero:
+            try:
+                scores = self.pair_scorer(rows)
+            except ScorerUnavailableError as error:
+                warnings.warn(
+                    f"pair-level scores skipped: {error}; score the run's predictions later "
+                    "with `qapgen evaluate --task pairs --predictions .../predictions/test.jsonl`",
+                    stacklevel=2,
+                )
+        scores = self.trainer.strategy.broadcast(scores, src=0)
+        for name, value in scores.items():
+            self.log(f"test/pair/{name}", value, sync_dist=False)
 
     def _log_generation_cost(self, stage: str) -> None:
         """``{stage}/generation_seconds`` (the slowest rank's, which the epoch waits for)

@@ -141,6 +141,7 @@ def render_markdown(
             notes.append(f"- {dataset} / {model}: {note}")
     if notes:
         lines += ["", "Cells without numbers:", *notes]
+    lines += render_pair_markdown(recipe, results, plus_minus="±")
     lines += render_floors_markdown(recipe, results, plus_minus="±")
     if profile == "offline":
         lines += [
@@ -150,6 +151,44 @@ def render_markdown(
             "end. Its numbers are not comparable with the paper's.",
         ]
     return "\n".join(lines) + "\n"
+
+
+# Pair-level test scores (``test/pair/<key>``), shown where a run logged them.
+PAIR_COLUMNS = (
+    ("qa_aligned_f1", "QA-aligned F1"),
+    ("qa_aligned_precision", "QA-aligned P"),
+    ("qa_aligned_recall", "QA-aligned R"),
+    ("answerability_f1", "answerability F1"),
+)
+
+
+def render_pair_markdown(
+    recipe: RecipeLike, results: dict[tuple[str, str], CellResults], plus_minus: str
+) -> list[str]:
+    """A second table of the pair-level scores, for the cells whose runs logged any; no lines
+    when none did (the paper reports no such scores, so there is nothing to compare with)."""
+    rows = []
+    for dataset, model in recipe.cells:
+        entry = results.get((dataset, model))
+        if entry is None:
+            continue
+        summaries = [summarise(entry.values("pair", key)) for key, _ in PAIR_COLUMNS]
+        if any(summary is not None for summary in summaries):
+            cells = [DATASET_NAMES[dataset], MODEL_NAMES[model]]
+            cells += [_fmt(summary, plus_minus) for summary in summaries]
+            rows.append("| " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    header = ["Dataset", "Model", *(label for _, label in PAIR_COLUMNS)]
+    return [
+        "",
+        "Pair-level scores (0-100): QA-aligned scores on BERTScore and answerability F1, as "
+        "`qapgen evaluate --task pairs` defines them; the paper reports none.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *rows,
+    ]
 
 
 def floor_rows(recipe: RecipeLike, results: dict[tuple[str, str], CellResults]):

@@ -176,3 +176,45 @@ def test_table1_variants_report_counts_and_lengths_per_preparation(tmp_path, mon
         "segment_has_multiple_qa"] + unique["dropped"]["answer_crosses_sentences"]  # fmt: skip
     table = (out / "squad-variants.md").read_text()
     assert "| paper | punkt | unique |" in table and "(the paper)" in table
+
+
+def test_pair_level_scores_get_their_own_table_only_where_logged(tmp_path):
+    recipe = RECIPES["table2"]
+    store(
+        tmp_path,
+        "squad",
+        "igja_qap",
+        0,
+        question__bleu1=30.0,
+        pair__qa_aligned_f1=80.0,
+        pair__qa_aligned_precision=82.0,
+        pair__qa_aligned_recall=78.0,
+    )
+    store(
+        tmp_path,
+        "squad",
+        "igja_qap",
+        1,
+        question__bleu1=31.0,
+        pair__qa_aligned_f1=84.0,
+        pair__qa_aligned_precision=86.0,
+        pair__qa_aligned_recall=82.0,
+    )
+    store(tmp_path, "squad", "t5_qg", 0, question__bleu1=30.0)  # fmt: skip
+    cells = plan(recipe, ["squad"], ["igja_qap", "t5_qg"], [0, 1])
+    text = render_markdown(recipe, collect_results(tmp_path, cells), "offline")
+
+    assert (
+        "| Dataset | Model | QA-aligned F1 | QA-aligned P | QA-aligned R | answerability F1 |"
+        in text
+    )
+    # Mean ± sample std of the two seeds; answerability was not scored.
+    assert "| SQuAD | IGJA-QAP | 82.0 ± 2.8 | 84.0 ± 2.8 | 80.0 ± 2.8 | – |" in text
+    assert not any(line.startswith("| SQuAD | T5-QG | 8") for line in text.splitlines())
+
+    bare = tmp_path / "bare"
+    store(bare, "squad", "t5_qg", 0, question__bleu1=30.0)
+    plain = render_markdown(
+        recipe, collect_results(bare, plan(recipe, ["squad"], ["t5_qg"], [0])), "offline"
+    )
+    assert "QA-aligned" not in plain

@@ -11,6 +11,7 @@ import torch
 
 from qapgen.callbacks import MetricsFile
 from qapgen.data.datamodule import QAPDataModule
+from qapgen.metrics.pair_alignment import PairScorer, ScorerUnavailableError, score_pairs
 from qapgen.models.base import QAPModule, Vocabulary, lr_factor
 
 
@@ -186,3 +187,66 @@ def test_the_batch_carries_every_distinct_gold_answer_first_one_first(isolated_c
         assert set(refs) == {answer, *by_id[qid].source["alternatives"]}
     with pytest.raises(ValueError, match="answer_references"):
         EchoModel(answer_references="best")
+
+
+def exact_similarity(hypotheses, references):
+    return [float(h == r) for h, r in zip(hypotheses, references, strict=True)]
+
+
+def test_a_pair_scorer_adds_pair_level_test_metrics(tmp_path):
+    data = QAPDataModule(
+        dataset="squad",
+        path="fixtures",
+        tokenizer="train",
+        tokenizer_vocab_size=600,
+        eval_batch_size=8,
+        limit_examples=16,
+    )
+    model = EchoModel(meteor="none")
+    model.pair_scorer = PairScorer(
+        similarity=exact_similarity, answer_questions=lambda contexts, questions: ["x"] * 16
+    )
+    trainer = L.Trainer(
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[MetricsFile()],
+        logger=L.pytorch.loggers.CSVLogger(tmp_path),
+    )
+    trainer.test(model, datamodule=data)
+
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    rows = [json.loads(line) for line in (run_dir / "predictions" / "test.jsonl").open()]
+    expected = score_pairs(
+        [r["context"] for r in rows],
+        [r["predicted_question"] for r in rows],
+        [r["predicted_answer"] for r in rows],
+        [r["gold_question"] for r in rows],
+        [r["gold_answer"] for r in rows],
+        similarity=exact_similarity,
+    )
+    # The echo model's questions never match a gold pair exactly.
+    assert metrics["test/pair/qa_aligned_f1"] == pytest.approx(expected["qa_aligned_f1"]) == 0.0
+    assert metrics["test/pair/answerability_f1"] == pytest.approx(0.0)
+
+
+def test_an_unavailable_scorer_warns_and_keeps_the_other_test_metrics(tmp_path):
+    def unavailable(hypotheses, references):
+        raise ScorerUnavailableError("BERTScore model 'roberta-large' could not be loaded")
+
+    data = QAPDataModule(
+        dataset="squad", path="fixtures", tokenizer="train", tokenizer_vocab_size=600,
+        eval_batch_size=8, limit_examples=8,
+    )  # fmt: skip
+    model = EchoModel(meteor="none")
+    model.pair_scorer = PairScorer(similarity=unavailable)
+    trainer = L.Trainer(
+        default_root_dir=tmp_path, accelerator="cpu", enable_progress_bar=False,
+        enable_model_summary=False, logger=False,
+    )  # fmt: skip
+    with pytest.warns(UserWarning, match="pair-level scores skipped: BERTScore model"):
+        trainer.test(model, datamodule=data)
+    assert "test/answer/bleu1" in trainer.callback_metrics
+    assert not any(key.startswith("test/pair/") for key in trainer.callback_metrics)
