@@ -8,7 +8,7 @@ logged, so that ``train/question_loss`` rising during the answer phase shows for
 ``train/phase`` is 0 in the question phase and 1 in the answer phase.
 
 Strictly sequential, the answer phase erases the learnt questions, and a lower answer-phase
-lr does not prevent it (docs/design-notes.md#t5-mpqg-forgetting).
+lr does not prevent it (docs/design-notes.md#t5-mpqg-question-rehearsal).
 ``question_rehearsal_weight`` = w > 0 rehearses the first task during the second: the answer
 phase optimises ``answer_loss + w * question_loss``, the standard mitigation of forgetting
 when fine-tuning on a second task. The question phase stays question-only and, for w < 1,

@@ -77,9 +77,9 @@ SQUAD_SENTENCE_TEST_ITEMS = 4009  # IGJA-QAP's SQuAD test split (sentence level)
 # take most of the CPU budget and say nothing about the code paths being exercised.
 TINY_VOCAB_SIZE = 2000
 # Compiled entries pad as a compiled training run does: to the buckets that
-# conf/trainer/compile.yaml gives QAPDataModule's pad_to_buckets, each feature's width capped
-# at its own max length (answers 32, questions 48), so answers of ~5 tokens pad to 16.
-COMPILE_CONFIG = Path(__file__).resolve().parents[1] / "conf" / "trainer" / "compile.yaml"
+# conf/compile/training-step.yaml gives QAPDataModule's pad_to_buckets, each feature's width
+# capped at its own max length (answers 32, questions 48), so answers of ~5 tokens pad to 16.
+COMPILE_CONFIG = Path(__file__).resolve().parents[1] / "conf" / "compile" / "training-step.yaml"
 COMPILE_BUCKETS: list[int] = yaml.safe_load(COMPILE_CONFIG.read_text())["data"]["pad_to_buckets"]
 
 
@@ -187,7 +187,7 @@ class Device:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
     def autocast(self):
-        # bf16 on CUDA as qapgen's GPU configs train; fp32 on CPU, as conf/trainer/cpu.yaml.
+        # bf16 on CUDA as qapgen's GPU configs train; fp32 on CPU, as conf/hardware/cpu.yaml.
         return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda)
 
     def is_out_of_memory(self, error: BaseException) -> bool:

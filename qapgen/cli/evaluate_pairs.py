@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from qapgen.cli.evaluate import TABLE_ROWS, read_predictions, score_records
+from qapgen.cli.prediction_files import TABLE_ROWS, read_predictions, score_records
 
 PAIR_ROWS = (
     ("qa_aligned_f1", "QA-aligned F1"),

@@ -2,20 +2,23 @@
 
 The model is chosen by ``class_path`` in YAML (any QAPModule subclass); the DataModule is
 always QAPDataModule. Configs compose (``-c profile.yaml -c model.yaml``) and accept
-omegaconf interpolation. ``--test_after_fit true`` runs test right after fit, on the best
-checkpoint when one is monitored, else on the final weights; test writes ``metrics.json``.
+omegaconf interpolation. A config's ``hardware: NAME`` (or ``--hardware NAME``) reads
+``conf/hardware/NAME.yaml`` just before it (``qapgen.cli.hardware``). ``--test_after_fit
+true`` runs test right after fit, on the best checkpoint when one is monitored, else on the
+final weights; test writes ``metrics.json``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 import yaml
-from jsonargparse import ArgumentError
+from jsonargparse import ArgumentError, Namespace
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -30,6 +33,8 @@ from qapgen.callbacks import (
     TrainLoaderStateRestore,
 )
 from qapgen.checkpoint_io import AtomicCheckpointIO
+from qapgen.cli.errors import UsageError
+from qapgen.cli.hardware import hardware_names, with_hardware_configs
 from qapgen.data.datamodule import QAPDataModule
 from qapgen.models.base import QAPModule
 from qapgen.performance import CudaPerformance
@@ -47,6 +52,15 @@ from qapgen.wandb_setup import make_wandb_logger, resolve_wandb_mode
 
 class QAPLightningCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # Read by with_hardware_configs before parsing; an argument too, so that a config may
+        # set it and the run's config.yaml records it.
+        parser.add_argument(
+            "--hardware",
+            type=str | None,
+            default=None,
+            help=f"trainer settings read before the config that names them: "
+            f"conf/hardware/NAME.yaml ({', '.join(hardware_names())}) or a path to a YAML file",
+        )
         parser.add_argument(
             "--test_after_fit",
             type=bool,
@@ -67,6 +81,22 @@ class QAPLightningCLI(LightningCLI):
         # IGJA-QAP gate's position mixing is sized by them).
         parser.link_arguments("data.max_answer_length", "model.init_args.max_answer_length")
         parser.link_arguments("data.max_question_length", "model.init_args.max_question_length")
+
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        if isinstance(args, (dict, Namespace)):
+            super().parse_arguments(parser, args)
+            return
+        expanded = with_hardware_configs(list(sys.argv[1:] if args is None else args))
+        # A hardware file is a config like any other: its class paths are checked before
+        # jsonargparse imports them, as run_lightning_cli checks those of the named files.
+        try:
+            for where, class_path in _class_paths_in(expanded):
+                check_class_path(class_path, where)
+        except UntrustedError as error:
+            raise UsageError(str(error)) from error
+        # What LightningCLI.parse_arguments does with a list, less its warning about args
+        # given beside sys.argv: the list is sys.argv's when args is None.
+        self.config = parser.parse_args(expanded)
 
     def instantiate_trainer(self, **kwargs):
         trainer = super().instantiate_trainer(**kwargs)
@@ -148,8 +178,6 @@ def run_lightning_cli(args: Sequence[str], *, run: bool = True) -> QAPLightningC
     A class path outside the trusted packages (``qapgen.trust``) is refused before anything
     is imported; a bad argument or config raises ``UsageError`` with a one-line message.
     """
-    from qapgen.cli.errors import UsageError
-
     args = list(args)
     try:
         for where, class_path in _class_paths_in(args):

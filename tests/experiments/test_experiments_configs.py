@@ -1,5 +1,6 @@
-"""Every shipped YAML parses and instantiates: each data file under each profile, and each
-model file under the offline profile the sweep uses."""
+"""Every shipped YAML parses and instantiates: each data file under each profile, each
+model file under the offline profile the sweep uses, and each hardware and compile file
+laid over them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 DATA = sorted((CONF / "data").glob("*.yaml"))
 PROFILES = sorted((CONF / "profile").glob("*.yaml"))
 MODELS = sorted((CONF / "model").glob("*.yaml"))
-TRAINERS = sorted((CONF / "trainer").glob("*.yaml"))
+OVERLAYS = sorted((CONF / "hardware").glob("*.yaml")) + sorted((CONF / "compile").glob("*.yaml"))
 # GPU profiles are instantiated on this CPU machine with the device settings swapped out.
 ON_CPU = [
     "--trainer.accelerator",
@@ -67,13 +68,13 @@ def test_each_model_file_under_the_offline_profile(tmp_path, model):
     assert cli.model.hparams.backbone_size == "tiny"
 
 
-@pytest.mark.parametrize("trainer", TRAINERS, ids=lambda p: p.stem)
-def test_each_trainer_file_parses_with_a_model(tmp_path, trainer):
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_each_hardware_and_compile_file_parses_with_a_model(tmp_path, overlay):
     cli = build(
         tmp_path,
         CONF / "data" / "squad.yaml",
         CONF / "profile" / "offline.yaml",
         CONF / "model" / "t5_qg.yaml",
-        trainer,
+        overlay,
     )
     assert isinstance(cli.model, QAPModule)

@@ -1,5 +1,6 @@
-"""conf/trainer/*.yaml parse into the intended Trainer settings; fp16 is warned about; the
-CudaPerformance callback is part of every CLI run."""
+"""conf/hardware/*.yaml parse into the intended Trainer settings and conf/compile/ into the
+compiled training step; fp16 is warned about; the CudaPerformance callback is part of every
+CLI run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
 from transformers.models.t5.modeling_t5 import T5Block
@@ -22,22 +24,22 @@ from qapgen.performance import (
     warn_if_fp16,
 )
 
-TRAINER_CONFIGS = Path("conf/trainer")
+CONF = Path(__file__).resolve().parents[2] / "conf"
+HARDWARE_CONFIGS = CONF / "hardware"
 
 
 def trainer_settings(name: str):
-    """The trainer section of conf/trainer/NAME.yaml, with its strategy instantiated (the
+    """The trainer section of conf/hardware/NAME.yaml, with its strategy instantiated (the
     Trainer itself is not: gpu, ddp and fsdp need GPUs)."""
     parser = LightningArgumentParser()
     parser.add_lightning_class_args(L.Trainer, "trainer")
-    config = parser.parse_path(TRAINER_CONFIGS / f"{name}.yaml")
+    config = parser.parse_path(HARDWARE_CONFIGS / f"{name}.yaml")
     return parser.instantiate_classes(config).trainer
 
 
-def test_every_trainer_config_is_tested():
-    assert {p.stem for p in TRAINER_CONFIGS.glob("*.yaml")} == {
-        "cpu", "gpu", "ddp", "fsdp", "compile"
-    }  # fmt: skip
+def test_every_hardware_config_is_tested():
+    assert {p.stem for p in HARDWARE_CONFIGS.glob("*.yaml")} == {"cpu", "gpu", "ddp", "fsdp"}
+    assert {p.stem for p in (CONF / "compile").glob("*.yaml")} == {"training-step"}
 
 
 def test_cpu_and_gpu_configs():
@@ -65,16 +67,16 @@ def test_fsdp_config_wraps_t5_blocks():
 def test_compile_config_through_the_cli(tmp_path):
     cli = run_lightning_cli(
         [
-            "-c", "conf/profile/offline.yaml",
-            "-c", "conf/trainer/cpu.yaml",
-            "-c", "conf/trainer/compile.yaml",
-            "-c", "conf/model/igja_qap.yaml",
+            "-c", str(CONF / "profile" / "offline.yaml"),
+            "-c", str(CONF / "compile" / "training-step.yaml"),
+            "-c", str(CONF / "model" / "igja_qap.yaml"),
             "--trainer.default_root_dir", str(tmp_path),
         ],
         run=False,
     )  # fmt: skip
     assert cli.model.hparams.compile is True
     assert cli.datamodule.pad_to_buckets == [16, 32, 48, 64, 96, 128]
+    assert isinstance(cli.trainer.accelerator, CPUAccelerator)  # the profile's hardware: cpu
     assert any(isinstance(c, CudaPerformance) for c in cli.trainer.callbacks)
 
 

@@ -1,5 +1,5 @@
 """On one CUDA device: every model of the zoo trains in bf16 and generates, and the DDP and
-FSDP trainer configs train on a single device. `pytest -m gpu` (make gpu-check) runs them;
+FSDP hardware configs train on a single device. `pytest -m gpu` (make gpu-check) runs them;
 elsewhere they are skipped."""
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def test_every_model_trains_in_bf16_and_generates_on_one_gpu(model_yaml: Path, t
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
-def test_multi_gpu_trainer_configs_train_on_one_device(strategy: str, tmp_path: Path):
+def test_multi_gpu_hardware_configs_train_on_one_device(strategy: str, tmp_path: Path):
     metrics = fit_overfit(
         CONF / "model" / "igja_qap.yaml",
         tmp_path,
-        "-c", str(CONF / "trainer" / f"{strategy}.yaml"),
+        "--hardware", strategy,
         *SHORT_GPU_RUN,
     )  # fmt: skip
     _finite_test_metrics(metrics)
