@@ -35,6 +35,7 @@ from qapgen.callbacks import (
 from qapgen.checkpoint_io import AtomicCheckpointIO
 from qapgen.cli.errors import UsageError
 from qapgen.cli.hardware import hardware_names, with_hardware_configs
+from qapgen.cli.pair_metrics import PairMetrics, build_pair_scorer
 from qapgen.data.datamodule import QAPDataModule
 from qapgen.models.base import QAPModule
 from qapgen.performance import CudaPerformance
@@ -77,6 +78,7 @@ class QAPLightningCLI(LightningCLI):
         parser.add_argument("--wandb_project", type=str, default="qapgen")
         parser.add_argument("--wandb_group", type=str | None, default=None)
         parser.add_argument("--wandb_tags", type=list[str], default=[])
+        parser.add_class_arguments(PairMetrics, "pair_metrics")
         # Generation limits are the truncation limits the model was trained with (the
         # IGJA-QAP gate's position mixing is sized by them).
         parser.link_arguments("data.max_answer_length", "model.init_args.max_answer_length")
@@ -97,6 +99,12 @@ class QAPLightningCLI(LightningCLI):
         # What LightningCLI.parse_arguments does with a list, less its warning about args
         # given beside sys.argv: the list is sys.argv's when args is None.
         self.config = parser.parse_args(expanded)
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        settings = self._get(self.config_init, "pair_metrics", default=None)
+        if settings is not None:
+            self.model.pair_scorer = build_pair_scorer(settings)
 
     def instantiate_trainer(self, **kwargs):
         trainer = super().instantiate_trainer(**kwargs)

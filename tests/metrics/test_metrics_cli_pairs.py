@@ -143,3 +143,26 @@ def test_rows_without_a_predicted_answer_are_named(tmp_path, capsys):
     argv = ["evaluate", "--predictions", str(path), "--task", "pairs", *NO_METEOR]
     assert main([*argv, "--bertscore-model", "none"]) == 1
     assert "line 1: field 'predicted_answer' missing" in capsys.readouterr().err
+
+
+def test_a_fit_with_pair_metrics_logs_them_at_test_time(tiny_scorer_dir, tmp_path):
+    from qapgen.cli.lightning import run_lightning_cli
+    from zoo_testing import CONF
+
+    run_lightning_cli(
+        [
+            "fit",
+            "-c", str(CONF / "profile" / "overfit.yaml"),
+            "-c", str(CONF / "model" / "t5_e2e.yaml"),
+            "--trainer.max_epochs", "2",
+            "--trainer.check_val_every_n_epoch", "2",
+            "--trainer.default_root_dir", str(tmp_path),
+            "--model.init_args.meteor", "none",
+            "--pair_metrics.bertscore_model", str(tiny_scorer_dir),
+            "--pair_metrics.bertscore_layer", "2",
+        ]
+    )  # fmt: skip
+
+    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    assert 0.0 <= metrics["test/pair/qa_aligned_f1"] <= 100.0
+    assert "test/pair/answerability_f1" not in metrics
