@@ -104,3 +104,46 @@ def exported_model(overfit_checkpoint, tmp_path_factory) -> Path:
     from qapgen.export import export_model
 
     return export_model(overfit_checkpoint, tmp_path_factory.mktemp("export") / "model")
+
+
+SCORER_WORDS = (
+    "question answer : , ? . the a of is in what who where which capital city country river "
+    "paris france rome italy london england king queen war year"
+).split()
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer_dir(tmp_path_factory):
+    """A random-init two-layer BERT and its word-level tokenizer ([CLS] text [SEP]) saved as a
+    local folder: a BERTScore model that needs no download."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    vocabulary = {word: i for i, word in enumerate(dict.fromkeys([*specials, *SCORER_WORDS]))}
+    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+    )
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocabulary),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    folder = tmp_path_factory.mktemp("tiny-scorer")
+    wrapped.save_pretrained(str(folder))
+    BertModel(config).save_pretrained(str(folder))
+    return folder

@@ -31,6 +31,7 @@ DEBUG_ENV = "QAPGEN_DEBUG"
 COMMAND_MODULES = (
     "qapgen.cli.data",
     "qapgen.cli.evaluate",
+    "qapgen.cli.evaluate_model",
     "qapgen.cli.humaneval",
     "qapgen.cli.generate",
     "qapgen.cli.export",

@@ -1,0 +1,41 @@
+"""Answer highlighting, as QG-Bench (lmqg) and patil-suraj's ``*-qg-hl`` models read their
+input: the answer inside its context between two ``<hl>`` tokens."""
+
+from __future__ import annotations
+
+from qapgen.data.records import QARecord
+
+HIGHLIGHT_TOKEN = "<hl>"
+SEPARATOR_TOKEN = "<sep>"
+
+
+def answer_span(record: QARecord) -> tuple[int, int] | None:
+    """The answer's character span in the context: at ``answer_start`` when the record gives
+    it and the text there is the answer, else the answer's first occurrence; None when the
+    answer is not in the context (a free-form answer)."""
+    if not record.answer:
+        return None
+    start = record.answer_start
+    if start is None or record.context[start : start + len(record.answer)] != record.answer:
+        start = record.context.find(record.answer)
+    if start < 0:
+        return None
+    return start, start + len(record.answer)
+
+
+def highlight_answer(record: QARecord, *, spaced: bool = False) -> str | None:
+    """The context with the answer between two ``<hl>`` tokens; None when the answer is not a
+    span of the context.
+
+    QG-Bench writes ``...with<hl> answer <hl>...`` around the original characters (its
+    ``paragraph_answer``: ``"variance with <hl> established beliefs or customs <hl>. A"``);
+    patil-suraj's pipelines put a space on both sides as well (``spaced``).
+    """
+    span = answer_span(record)
+    if span is None:
+        return None
+    start, end = span
+    before, answer, after = record.context[:start], record.context[start:end], record.context[end:]
+    if spaced:
+        return f"{before} {HIGHLIGHT_TOKEN} {answer} {HIGHLIGHT_TOKEN} {after}"
+    return f"{before}{HIGHLIGHT_TOKEN} {answer} {HIGHLIGHT_TOKEN}{after}"
