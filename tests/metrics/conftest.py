@@ -97,4 +97,3 @@ def _end_shared_meteor():
     """Leave no JVM behind: end the shared METEOR 1.5 process after the session."""
     yield
     close_shared_meteor()
-
