@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
 
@@ -115,7 +116,7 @@ class HubPushError(RuntimeError):
 def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = True) -> str:
     """Upload an exported folder to the Hugging Face hub; returns the repository URL.
 
-    Needs credentials (``HF_TOKEN`` or ``huggingface-cli login``); without them this fails
+    Needs credentials (``HF_TOKEN`` or ``hf auth login``); without them this fails
     at once, before any network access. A refused or failed upload (no network, a bad
     token, a name taken by someone else) raises ``HubPushError`` saying what failed.
     """
@@ -125,7 +126,7 @@ def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = True) -> st
     token = get_token()
     if not token:
         raise HubPushError(
-            "no Hugging Face credentials: set HF_TOKEN or run `huggingface-cli login`"
+            "no Hugging Face credentials: set HF_TOKEN or run `hf auth login`"
         )
     # The hub client's HTTP errors (network failures and refusals alike) share the base
     # class its errors module imports from its HTTP library; older clients' is an OSError.
@@ -138,18 +139,82 @@ def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = True) -> st
         reason = " ".join(str(error).split()) or type(error).__name__
         raise HubPushError(
             f"pushing {folder} to the hub as {repo_id} failed ({reason}); the export in "
-            f"{folder} is intact: push it later with `huggingface-cli upload {repo_id} {folder}`"
+            f"{folder} is intact: push it later with `hf upload {repo_id} {folder}`"
         ) from error
     return str(url)
 
 
+# test/<task>/<metric> -> the hub's model-index: task, and each metric's type and label.
+CARD_TASKS = (
+    ("question", "Question Generation"),
+    ("answer", "Answer Generation"),
+    ("pair", "Question-Answer Pair Generation"),
+)
+CARD_METRICS = {
+    "bleu1": ("bleu", "BLEU-1"),
+    "bleu2": ("bleu", "BLEU-2"),
+    "bleu3": ("bleu", "BLEU-3"),
+    "bleu4": ("bleu", "BLEU-4"),
+    "rougeL": ("rouge", "ROUGE-L"),
+    "meteor": ("meteor", "METEOR 1.5"),
+    "meteor_nltk": ("meteor", "METEOR (nltk)"),
+    "qa_aligned_f1": ("bertscore", "QA-aligned F1 (BERTScore)"),
+    "qa_aligned_precision": ("bertscore", "QA-aligned precision (BERTScore)"),
+    "qa_aligned_recall": ("bertscore", "QA-aligned recall (BERTScore)"),
+    "answerability_f1": ("f1", "answerability F1"),
+}
+
+
+def model_index(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hub's ``model-index`` for an export: one result per task with test metrics in
+    the run's ``metrics.json`` (scores 0-100, qapgen's protocol); empty without metrics."""
+    metrics = (config.get("provenance") or {}).get("metrics") or {}
+    data = config.get("data") or {}
+    dataset = str(data.get("dataset", "unknown"))
+    split = data.get("split", "paper")
+    results = []
+    for task, task_name in CARD_TASKS:
+        entries = [
+            {"type": kind, "name": label, "value": round(float(metrics[key]), 2)}
+            for name, (kind, label) in CARD_METRICS.items()
+            if isinstance(metrics.get(key := f"test/{task}/{name}"), int | float)
+        ]
+        if entries:
+            results.append(
+                {
+                    "task": {"type": "text2text-generation", "name": task_name},
+                    "dataset": {
+                        "type": dataset,
+                        "name": f"{dataset} ({split} split, qapgen preparation)",
+                        "split": "test",
+                    },
+                    "metrics": entries,
+                }
+            )
+    if not results:
+        return []
+    return [{"name": config["class_path"].rsplit(".", 1)[-1], "results": results}]
+
+
 def model_card(config: dict[str, Any]) -> str:
-    """A short Markdown model card from an export's config."""
+    """A short Markdown model card from an export's config, with the hub's metadata block
+    (``model-index`` holding the test metrics) in front."""
     hp = config["hparams"]
     data = config.get("data") or {}
     provenance = config.get("provenance") or {}
     metrics = provenance.get("metrics") or {}
+    metadata: dict[str, Any] = {
+        "library_name": "qapgen",
+        "tags": ["question-generation", "question-answer-pair-generation", "qapgen"],
+    }
+    index = model_index(config)
+    if index:
+        metadata["model-index"] = index
     lines = [
+        "---",
+        yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
         f"# {config['class_path'].rsplit('.', 1)[-1]} (qapgen)",
         "",
         "Question-answer pair generation model exported by `qapgen export`. Generate with",

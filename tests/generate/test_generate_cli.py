@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from qapgen.cli.main import main
@@ -49,6 +50,28 @@ def test_export_writes_weights_config_tokenizer_and_card(capsys, overfit_checkpo
     exported = load_model(out_dir).model.state_dict()
     for name, tensor in checkpoint["state_dict"].items():
         assert torch.equal(exported[name], tensor), name
+
+
+def test_the_exported_card_carries_the_test_metrics_as_a_model_index(
+    capsys, overfit_checkpoint, tmp_path
+):
+    out_dir = tmp_path / "exported"
+    assert main(["export", str(overfit_checkpoint), str(out_dir)]) == 0
+    card = (out_dir / "README.md").read_text()
+    assert card.startswith("---\n")
+    metadata = yaml.safe_load(card.split("---\n")[1])
+    metrics = json.loads((overfit_checkpoint.parent.parent / "metrics.json").read_text())
+
+    assert metadata["library_name"] == "qapgen"
+    (entry,) = metadata["model-index"]
+    assert entry["name"] == "IGJAQAPModule"
+    by_task = {result["task"]["name"]: result for result in entry["results"]}
+    assert set(by_task) == {"Question Generation", "Answer Generation"}
+    question = by_task["Question Generation"]
+    assert question["dataset"]["type"] == "squad" and question["dataset"]["split"] == "test"
+    values = {metric["name"]: metric["value"] for metric in question["metrics"]}
+    assert values["BLEU-4"] == round(metrics["test/question/bleu4"], 2)
+    assert values["ROUGE-L"] == round(metrics["test/question/rougeL"], 2)
 
 
 def test_generate_from_an_export_writes_one_jsonl_record_per_pair(capsys, exported_model, article):
