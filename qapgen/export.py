@@ -125,9 +125,7 @@ def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = True) -> st
 
     token = get_token()
     if not token:
-        raise HubPushError(
-            "no Hugging Face credentials: set HF_TOKEN or run `hf auth login`"
-        )
+        raise HubPushError("no Hugging Face credentials: set HF_TOKEN or run `hf auth login`")
     # The hub client's HTTP errors (network failures and refusals alike) share the base
     # class its errors module imports from its HTTP library; older clients' is an OSError.
     failures = (OSError, ValueError, getattr(hub_errors, "HTTPError", OSError))
