@@ -1,22 +1,26 @@
-"""Scaffolding shared by the model-zoo tests: fixture batches, tiny models, and the overfit
-profile (instantiating a model YAML under it, and fitting through `qapgen fit`).
+"""Scaffolding shared by the model-zoo tests: fixture batches, tiny models, and the configs
+(instantiating or printing a composed config, and fitting under the overfit profile through
+`qapgen fit`).
 
 Importable from any test as `zoo_testing` (pyproject adds `tests` to pytest's pythonpath).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 import yaml
 
-from qapgen.cli.lightning import QAPLightningCLI
+from qapgen.cli.lightning import run_lightning_cli
 from qapgen.cli.main import main
-from qapgen.data.datamodule import Collator, EncodedExample, QAPDataModule, fixture_path
+from qapgen.data.datamodule import Collator, EncodedExample, fixture_path
 from qapgen.data.features import IGNORE_INDEX, encode_features
 from qapgen.data.prepare import prepare
 from qapgen.data.records import QARecord
@@ -81,31 +85,28 @@ def token_cross_entropy(model, batch, labels, start_token_id: int) -> torch.Tens
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
 
 
-def overfit_profile() -> dict:
-    """The overfit profile's YAML, parsed."""
-    return yaml.safe_load(OVERFIT_PROFILE.read_text())
+def instantiate(*configs: Path, root: Path):
+    """What `qapgen fit -c CONFIG ...` builds (model, DataModule, trainer), without fitting,
+    writing under `root`."""
+    args = [arg for config in configs for arg in ("-c", str(config))]
+    return run_lightning_cli([*args, "--trainer.default_root_dir", str(root)], run=False)
 
 
-def instantiate_with_overfit_profile(model_yaml: Path, root: Path, *extra_args: str):
-    """The CLI (not run) for `model_yaml` under the overfit profile, writing under `root`."""
-    return QAPLightningCLI(
-        model_class=QAPModule,
-        subclass_mode_model=True,
-        datamodule_class=QAPDataModule,
-        parser_kwargs={"parser_mode": "omegaconf"},
-        run=False,
-        args=[
-            "-c", str(OVERFIT_PROFILE),
-            "-c", str(model_yaml),
-            "--trainer.default_root_dir", str(root),
-            *extra_args,
-        ],
-    )  # fmt: skip
+def printed_config(*args: str) -> dict:
+    """The config `--print_config` prints for the CLI arguments `args`, parsed: what a run
+    would be built from, with nothing instantiated (so no GPU, hub or weights are needed)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), pytest.raises(SystemExit) as exit_info:
+        run_lightning_cli([*args, "--print_config"], run=False)
+    assert exit_info.value.code in (0, None)
+    return yaml.safe_load(printed.getvalue())
 
 
 def fit_overfit(model_yaml: Path, root: Path, *overrides: str) -> dict:
     """Runs `qapgen fit` on `model_yaml` under the overfit profile (then `overrides`) with
-    its output under `root`, and returns the run's metrics.json."""
-    main(["fit", "-c", str(OVERFIT_PROFILE), "-c", str(model_yaml),
-          "--trainer.default_root_dir", str(root), *overrides])  # fmt: skip
-    return json.loads(next(root.rglob("metrics.json")).read_text())
+    its output under `root`, and returns the run's metrics.json (the one the run wrote)."""
+    exit_code = main(["fit", "-c", str(OVERFIT_PROFILE), "-c", str(model_yaml),
+                      "--trainer.default_root_dir", str(root), *overrides])  # fmt: skip
+    assert exit_code == 0
+    (metrics_path,) = root.rglob("metrics.json")
+    return json.loads(metrics_path.read_text())

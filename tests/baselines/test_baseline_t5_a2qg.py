@@ -1,27 +1,14 @@
 """T5-A2QG: stage 2 reads [answer; context] embeddings; it trains on the gold answer and
-generates from stage 1's generated answer; it learns through `qapgen fit`."""
+generates from stage 1's generated answer."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from baselines.t5_a2qg import T5A2QGModule
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
-from zoo_testing import (
-    CONF,
-    fit_overfit,
-    fixture_batch,
-    instantiate_with_overfit_profile,
-    overfit_profile,
-    tiny_model,
-)
-
-MODEL_YAML = CONF / "model" / "t5_a2qg.yaml"
-# 120 steps memorise the 16 overfit examples; validation is skipped because test scores
-# the same 16 examples right after fit.
-OVERFIT_OVERRIDES = ["--trainer.max_epochs", "120", "--trainer.limit_val_batches", "0"]
+from zoo_testing import fixture_batch, tiny_model
 
 
 def tiny_a2qg(tokenizer):
@@ -115,17 +102,3 @@ def test_inference_feeds_stage_two_the_generated_answer(fixture_tokenizer, monke
         answer_labels=torch.full_like(batch["answer_labels"], 7),
     )
     assert model.generate_batch(corrupted) == outputs
-
-
-def test_config_instantiates_with_the_overfit_profile(tmp_path):
-    cli = instantiate_with_overfit_profile(MODEL_YAML, tmp_path)
-    assert type(cli.model) is T5A2QGModule
-    profile = overfit_profile()
-    assert cli.model.hparams.backbone_size == profile["model"]["init_args"]["backbone_size"]
-
-
-@pytest.mark.learnability
-def test_memorises_the_overfit_set_through_the_pipeline(tmp_path):
-    metrics = fit_overfit(MODEL_YAML, tmp_path, *OVERFIT_OVERRIDES)
-    assert metrics["test/answer/meteor"] >= 90.0
-    assert metrics["test/question/meteor"] >= 90.0

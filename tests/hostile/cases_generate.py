@@ -60,7 +60,7 @@ def csv_cells_are_neutralised(folder: Path, out: str, err: str) -> None:
     cells = [row[name] for row in rows for name in TEXT_COLUMNS]
     assert not [c for c in cells if c.startswith(FORMULA_STARTS)], cells
     assert '\'=HYPERLINK("http://evil.example")' in cells  # the document id
-    assert any(c.startswith("'@") for c in cells), cells  # the sentence
+    assert any(c[:2] in ("'@", "'=", "'+") for c in cells), cells  # a sentence
 
 
 def nothing_read_from_outside(folder: Path, out: str, err: str) -> None:
@@ -197,12 +197,15 @@ def output_cases() -> list[Case]:
                 "docs.jsonl": jsonl(
                     {
                         "id": '=HYPERLINK("http://evil.example")',
-                        "text": "@SUM(A1:A9) is what the cell says.\n-2 is a number.\n",
+                        # Several sentences that open with a formula character: which of them
+                        # get a pair depends on the tiny model, and one is enough.
+                        "text": "@SUM(A1:A9) is what the cell says.\n=1+2 is what it adds.\n"
+                        "+3 is the sum here.\n@A1 names the first cell.\n-2 is a number.\n",
                     }
                 )
             },
             exit_code=0,
-            reports=(r"1 documents, 2 sentences",),
+            reports=(r"1 documents, 5 sentences",),
             issue=CSV_FORMULAS,
             check=csv_cells_are_neutralised,
         ),
