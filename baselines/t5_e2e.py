@@ -3,7 +3,8 @@ separator, then the question, as one sequence.
 
 Answer first, as in the blog post: "context -> answer" and "context + answer -> question"
 are easier than the other order. The separator is the T5 sentinel ``<extra_id_2>`` (0 and 1
-are the answer and question start tokens). The blog samples answers for diversity; here the
+are the answer and question start tokens), or ``<sep>`` as patil-suraj's end-to-end models
+write it. The blog samples answers for diversity; here the
 whole sequence is beam-searched like every other model, so that scores compare
 (``qapgen generate --sample`` samples it).
 """
@@ -15,7 +16,7 @@ from typing import Any
 import torch
 
 from qapgen.data import batch_keys as keys
-from qapgen.data.features import CONTEXT_INPUT, TextFeature
+from qapgen.data.features import CONTEXT_INPUT, TextFeature, source_feature
 from qapgen.models.base import (
     GenerationOptions,
     PairCandidate,
@@ -27,10 +28,18 @@ from qapgen.models.base import (
 from qapgen.models.seq2seq import seq2seq_candidates, seq2seq_loss
 
 SEPARATOR_TOKEN = "<extra_id_2>"
-# No spaces around the separator: the target is then exactly the answer's tokens, the
-# separator and the question's tokens (a space would add a lone "▁" token). The data has no
-# length limit for a pair, so the source limit caps it.
-PAIR_TARGET = TextFeature("pair", "{answer}" + SEPARATOR_TOKEN + "{question}", "target", "source")
+SEPARATORS = (SEPARATOR_TOKEN, "<sep>")
+
+
+def pair_target(separator: str) -> TextFeature:
+    """The "answer SEPARATOR question" target. No spaces around the separator: the target is
+    then exactly the answer's tokens, the separator and the question's tokens (a space would
+    add a lone "▁" token). The data has no length limit for a pair, so the source limit caps
+    it."""
+    return TextFeature("pair", "{answer}" + separator + "{question}", "target", "source")
+
+
+PAIR_TARGET = pair_target(SEPARATOR_TOKEN)
 
 
 def split_pair(token_ids: list[int], separator_id: int) -> tuple[list[int], list[int]]:
@@ -62,13 +71,32 @@ def split_log_probs(
 class T5E2EModule(QAPModule):
     """Context -> "answer <extra_id_2> question" with one T5 decoder (starting with the
     answer start token). ``answer_loss`` and ``question_loss`` are not separable in one
-    sequence, so only ``loss`` is reported. Takes only the shared base's arguments.
+    sequence, so only ``loss`` is reported.
+
+    Args:
+        source_template: the input text (``{context}``, or with a task prefix such as
+            ``"generate question and answer: {context}"``).
+        separator: ``<extra_id_2>`` or ``<sep>``.
     """
 
     tasks = ("answer", "question")
     data_features = (CONTEXT_INPUT, PAIR_TARGET)
     # One sequence has one loss: there are no answer and question losses to weigh.
     supports_loss_balancing = False
+
+    def __init__(
+        self, source_template: str = "{context}", separator: str = SEPARATOR_TOKEN, **kwargs: Any
+    ) -> None:
+        if separator not in SEPARATORS:
+            raise ValueError(f"separator must be one of {SEPARATORS}, not {separator!r}")
+        super().__init__(**kwargs)
+        self.separator = separator
+        self.pair_target = pair_target(separator)
+        # The instance's features replace the class's: the DataModule asks the model.
+        self.data_features = (
+            source_feature(source_template, allowed=("context",)),
+            self.pair_target,
+        )
 
     def build(self, vocab: Vocabulary) -> None:
         self.backbone = self.load_backbone(vocab)
@@ -79,7 +107,7 @@ class T5E2EModule(QAPModule):
             self.backbone,
             batch[keys.INPUT_IDS],
             batch[keys.INPUT_MASK],
-            batch[PAIR_TARGET.labels_key],
+            batch[self.pair_target.labels_key],
             self.start_token_id,
         )
         return {"loss": loss}
@@ -96,7 +124,7 @@ class T5E2EModule(QAPModule):
         at the separator: the answer's score counts the tokens up to and including it."""
         options = options or GenerationOptions()
         hp = self.hparams
-        separator_id = self.tokenizer.convert_tokens_to_ids(SEPARATOR_TOKEN)
+        separator_id = self.tokenizer.convert_tokens_to_ids(self.separator)
         constraint = (
             self.context_constraint(
                 batch,
@@ -130,7 +158,7 @@ class T5E2EModule(QAPModule):
     def parse_pairs(self, pair_ids: torch.Tensor) -> dict[str, list[str]]:
         """Generated ids (B, T) -> {"answer": [...], "question": [...]} (see ``split_pair``);
         needs ``self.tokenizer`` (set from the DataModule in ``setup``)."""
-        separator_id = self.tokenizer.convert_tokens_to_ids(SEPARATOR_TOKEN)
+        separator_id = self.tokenizer.convert_tokens_to_ids(self.separator)
         answers, questions = zip(
             *(split_pair(row, separator_id) for row in pair_ids.tolist()), strict=True
         )

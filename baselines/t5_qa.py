@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from qapgen.data import batch_keys as keys
-from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT
+from qapgen.data.features import ANSWER_TARGET, CONTEXT_INPUT, source_feature
 from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
 
@@ -17,11 +17,24 @@ class T5QAModule(QAPModule):
     answers only (no questions).
 
     The decoder starts with the answer start token, as IGJA-QAP's answer decoder does.
-    Takes only the shared base's arguments.
+
+    Args:
+        source_template: the input text, rendered per record (``qapgen.data.features``):
+            ``{context}`` (the paper's T5-QA), or a reading-comprehension format such as
+            ``"question: {question} context: {context}"``. Fields that show the answer
+            (``{answer}``, ``{context_hl}``) are refused.
     """
 
     tasks = ("answer",)
     data_features = (CONTEXT_INPUT, ANSWER_TARGET)
+
+    def __init__(self, source_template: str = "{context}", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The instance's features replace the class's: the DataModule asks the model.
+        self.data_features = (
+            source_feature(source_template, allowed=("context", "question")),
+            ANSWER_TARGET,
+        )
 
     def build(self, vocab: Vocabulary) -> None:
         self.backbone = self.load_backbone(vocab)

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from qapgen.data import batch_keys as keys
-from qapgen.data.features import CONTEXT_INPUT, QUESTION_TARGET
+from qapgen.data.features import CONTEXT_INPUT, QUESTION_TARGET, source_feature
 from qapgen.models.base import QAPModule, Vocabulary
 from qapgen.models.seq2seq import seq2seq_generate, seq2seq_loss
 
@@ -16,11 +16,24 @@ class T5QGModule(QAPModule):
     """Context -> question with one T5; produces questions only (no answers).
 
     The decoder starts with the question start token, as IGJA-QAP's question decoder does.
-    Takes only the shared base's arguments.
+
+    Args:
+        source_template: the input text, rendered per record (``qapgen.data.features``):
+            ``{context}`` (the paper's T5-QG), or an answer-aware format such as QG-Bench's
+            ``"generate question: {context_hl}"`` (the answer between ``<hl>`` tokens).
+            ``{question}`` is refused: it is the target.
     """
 
     tasks = ("question",)
     data_features = (CONTEXT_INPUT, QUESTION_TARGET)
+
+    def __init__(self, source_template: str = "{context}", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The instance's features replace the class's: the DataModule asks the model.
+        self.data_features = (
+            source_feature(source_template, allowed=("context", "context_hl", "answer")),
+            QUESTION_TARGET,
+        )
 
     def build(self, vocab: Vocabulary) -> None:
         self.backbone = self.load_backbone(vocab)

@@ -27,7 +27,7 @@ from safetensors.torch import load_model as load_safetensors_model
 from safetensors.torch import save_model as save_safetensors_model
 
 from qapgen.atomic_files import atomic_folder, check_output
-from qapgen.data.tokenizer import load_tokenizer
+from qapgen.data.tokenizer import add_missing_tokens, load_tokenizer
 from qapgen.json_input import JSONFileError, read_json, read_json_object
 from qapgen.models.base import QAPModule
 from qapgen.trust import CorruptCheckpointError, UntrustedError, check_class_path, load_checkpoint
@@ -296,7 +296,9 @@ def _checkpoint_tokenizer(path: Path, vocab: dict[str, Any], data: dict[str, Any
     or, where that is empty (a tokenizer trained in the same run has no location), from the
     checkpoint's DataModule settings, which find or retrain the same tokenizer."""
     if vocab.get("tokenizer"):
-        return load_tokenizer(vocab["tokenizer"])
+        tokenizer = load_tokenizer(vocab["tokenizer"])
+        add_missing_tokens(tokenizer, vocab.get("added_tokens") or ())
+        return tokenizer
     if not data:
         raise ModelLoadError(
             f"{path}: the checkpoint names no tokenizer location and has no DataModule "
@@ -307,6 +309,7 @@ def _checkpoint_tokenizer(path: Path, vocab: dict[str, Any], data: dict[str, Any
     datamodule = QAPDataModule(**data)
     datamodule.prepare_data()
     tokenizer = datamodule.tokenizer
+    add_missing_tokens(tokenizer, vocab.get("added_tokens") or ())
     if len(tokenizer) != vocab["size"]:
         raise ModelLoadError(
             f"{path}: the DataModule settings give a tokenizer of {len(tokenizer)} tokens, the "

@@ -29,6 +29,7 @@ from qapgen.data.features import (
     Feature,
     TextFeature,
     encode_features,
+    format_tokens,
 )
 from qapgen.data.fixtures import FIXTURES_PATH, fixture_path
 from qapgen.data.padding import bucket_width
@@ -37,6 +38,7 @@ from qapgen.data.records import QARecord
 from qapgen.data.resumable import ResumableDataLoader
 from qapgen.data.sampler import LengthGroupedSampler
 from qapgen.data.tokenizer import (
+    add_missing_tokens,
     build_word_tokenizer,
     load_tokenizer,
     start_token_ids,
@@ -225,6 +227,8 @@ class QAPDataModule(L.LightningDataModule):
         self._features_override = features
         self.prepared: PreparedData | None = None
         self.tokenizer = None
+        # Tokens setup added to the loaded tokenizer for the features' formats (<hl>, <sep>).
+        self.added_tokens: list[str] = []
         self.datasets: dict[str, EncodedDataset] = {}
         self.report: dict[str, Any] = {}
 
@@ -290,6 +294,9 @@ class QAPDataModule(L.LightningDataModule):
         prepared = self._load_prepared()
         tokenizer = self._load_tokenizer()
         features = self.features()
+        # Features in QG-Bench's formats write <hl> or <sep>: the tokenizer gets them whole,
+        # after every existing id (the model's vocabulary records them: Vocabulary.added_tokens).
+        self.added_tokens += add_missing_tokens(tokenizer, format_tokens(features))
         for role, split in self.splits.items():
             records = prepared.splits[split]
             if self.limit_examples is not None:

@@ -1,8 +1,8 @@
 """Features a model can ask the DataModule for, and how records become them.
 
 A model declares ``data_features``: a tuple of feature objects. Text features render a
-template over the record's fields (``{context}``, ``{question}``, ``{answer}``) and tokenize
-it, so pipeline baselines get their prompts ("generate question: ...") without the
+template over the record's fields (``{context}``, ``{question}``, ``{answer}``, and
+``{context_hl}``: the context with its answer between ``<hl>`` tokens) and tokenize it, so pipeline baselines get their prompts ("generate question: ...") without the
 DataModule knowing any model. Each feature names the batch keys it fills (the Collator writes
 them under these names, models read them through the same attributes):
 
@@ -17,11 +17,13 @@ them under these names, models read them through the same attributes):
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from typing import Literal
 
 from transformers import PreTrainedTokenizerBase
 
+from qapgen.data.highlight import HIGHLIGHT_TOKEN, SEPARATOR_TOKEN, highlight_answer
 from qapgen.data.records import QARecord
 
 IGNORE_INDEX = -100
@@ -84,8 +86,51 @@ ANSWER_SPAN = AnswerSpan("input")
 DEFAULT_FEATURES: tuple[Feature, ...] = (CONTEXT_INPUT, ANSWER_TARGET, QUESTION_TARGET)
 
 
+HIGHLIGHTED_CONTEXT = "{context_hl}"
+
+
+TEMPLATE_FIELDS = ("context", "context_hl", "question", "answer")
+
+
+def source_feature(template: str, *, allowed: tuple[str, ...] = TEMPLATE_FIELDS) -> TextFeature:
+    """The ``input`` feature rendered from ``template`` (e.g. QG-Bench's ``"generate question:
+    {context_hl}"``); a field outside ``allowed`` (one that would show the model its own
+    target) or no field at all is refused."""
+    fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    unknown = [name for name in fields if name not in allowed]
+    if unknown or not fields:
+        raise ValueError(
+            f"source_template {template!r} may use {', '.join('{' + f + '}' for f in allowed)}"
+            + (
+                f", not {', '.join('{' + f + '}' for f in unknown)}"
+                if unknown
+                else ", and needs one"
+            )
+        )
+    return TextFeature("input", template, "input", "source")
+
+
+def format_tokens(features: tuple[Feature, ...]) -> tuple[str, ...]:
+    """The tokens of QG-Bench's formats (``<hl>``, ``<sep>``) that ``features`` write: the
+    tokenizer must hold them whole, as those formats' models were trained."""
+    needed: list[str] = []
+    for feature in features:
+        if isinstance(feature, TextFeature):
+            if HIGHLIGHTED_CONTEXT in feature.template or HIGHLIGHT_TOKEN in feature.template:
+                needed.append(HIGHLIGHT_TOKEN)
+            if SEPARATOR_TOKEN in feature.template:
+                needed.append(SEPARATOR_TOKEN)
+    return tuple(dict.fromkeys(needed))
+
+
 def render(template: str, record: QARecord) -> str:
-    return template.format(context=record.context, question=record.question, answer=record.answer)
+    """The template with the record's fields: ``{context}``, ``{question}``, ``{answer}``,
+    and ``{context_hl}``, the context with ``<hl> answer <hl>`` as QG-Bench writes it (the
+    plain context where the answer is not a span of it; ``encode_features`` counts those)."""
+    fields = {"context": record.context, "question": record.question, "answer": record.answer}
+    if HIGHLIGHTED_CONTEXT in template:
+        fields["context_hl"] = highlight_answer(record) or record.context
+    return template.format(**fields)
 
 
 def encode_features(
@@ -115,6 +160,10 @@ def encode_features(
         )
         full_lengths = [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
         counters[f"truncated/{feature.name}"] = sum(n > limit for n in full_lengths)
+        if HIGHLIGHTED_CONTEXT in feature.template:
+            counters[f"unhighlighted/{feature.name}"] = sum(
+                highlight_answer(r) is None for r in records
+            )
         for index, ids in enumerate(encoded["input_ids"]):
             rows[index][feature.name] = list(ids)
             if feature.role == "input":

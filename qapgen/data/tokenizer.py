@@ -169,3 +169,13 @@ def start_token_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
             "qapgen needs T5's sentinel tokens as task start tokens"
         )
     return ids[0], ids[1]
+
+
+def add_missing_tokens(tokenizer: PreTrainedTokenizerBase, tokens: Iterable[str]) -> list[str]:
+    """Add ``tokens`` the tokenizer lacks as special tokens (kept whole, after every existing
+    id); returns those added. T5's 32,100 tokens then stay within t5-base's 32,128 embedding
+    rows, so a pretrained checkpoint needs no resizing for a few."""
+    missing = [token for token in dict.fromkeys(tokens) if token not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_tokens(missing, special_tokens=True)
+    return missing

@@ -54,6 +54,8 @@ class Vocabulary:
     answer_start_token_id: int
     question_start_token_id: int
     tokenizer: str | None = None  # where the tokenizer was loaded from
+    # Tokens added to the tokenizer at that location (QG-Bench's <hl>, <sep>), in id order.
+    added_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,7 @@ class QAPModule(L.LightningModule):
             answer_start_token_id=answer_start,
             question_start_token_id=question_start,
             tokenizer=str(getattr(tokenizer, "name_or_path", "") or ""),
+            added_tokens=tuple(getattr(datamodule, "added_tokens", ())),
         )
         if self.hparams.vocab is not None and Vocabulary(**self.hparams.vocab).size != vocab.size:
             raise ValueError(
