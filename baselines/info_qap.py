@@ -194,7 +194,7 @@ class InfoQAPModule(QAPModule):
         if tagged is None:  # one untagged pass serves both tasks
             encoder_states = states.encoder_states  # (B, N, d)
         else:
-            encoder_states = self.backbone.encoder(
+            encoder_states = self.backbone.get_encoder()(
                 input_ids=input_ids, attention_mask=mask
             ).last_hidden_state
         answer = span_loss(*self._span_logits(encoder_states, input_ids, mask), starts, ends)
@@ -227,7 +227,7 @@ class InfoQAPModule(QAPModule):
         options = options or GenerationOptions()
         k = options.num_return_sequences
         input_ids, mask = batch[keys.INPUT_IDS], batch[keys.INPUT_MASK]
-        encoder_states = self.backbone.encoder(
+        encoder_states = self.backbone.get_encoder()(
             input_ids=input_ids, attention_mask=mask
         ).last_hidden_state
         start_logits, end_logits = self._span_logits(encoder_states, input_ids, mask)

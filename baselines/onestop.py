@@ -32,6 +32,7 @@ from baselines.components.span_extraction import (
 )
 from qapgen.data import batch_keys as keys
 from qapgen.data.features import ANSWER_SPAN, CONTEXT_INPUT, IGNORE_INDEX, QUESTION_TARGET
+from qapgen.models.backbone import attention_heads
 from qapgen.models.base import (
     GenerationOptions,
     PairCandidate,
@@ -88,7 +89,7 @@ class OneStopModule(QAPModule):
     def build(self, vocab: Vocabulary) -> None:
         self.backbone = self.load_backbone(vocab)
         config = self.backbone.config
-        self.fusion = EncoderDecoderSelfAttention(config.d_model, config.num_heads)
+        self.fusion = EncoderDecoderSelfAttention(config.d_model, attention_heads(config))
         self.span_heads = SpanHeads(config.d_model)
 
     def _question_pass(self, input_ids, attention_mask, question_labels) -> TeacherForcedPass:

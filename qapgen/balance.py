@@ -26,20 +26,26 @@ Balancing = Literal["model", "fixed", "uncertainty", "gradnorm"]
 
 
 def shared_parameter_groups(module: nn.Module) -> dict[str, list[nn.Parameter]]:
-    """The trainable parameters both tasks reach: the T5 encoder and (first) decoder.
+    """The trainable parameters both tasks reach: the backbone's encoder and (first) decoder.
 
-    Found by type, so every T5-based model of the zoo is covered without model code.
+    Found by type (the first encoder-decoder transformers model inside ``module``), so every
+    backbone-based model of the zoo, of any family, is covered without model code.
     """
-    from transformers import T5ForConditionalGeneration
+    from transformers import PreTrainedModel
 
     backbone = next(
-        (m for m in module.modules() if isinstance(m, T5ForConditionalGeneration)), None
+        (
+            m
+            for m in module.modules()
+            if isinstance(m, PreTrainedModel) and m.config.is_encoder_decoder
+        ),
+        None,
     )
     if backbone is None:
         return {}
     return {
-        "encoder": [p for p in backbone.encoder.parameters() if p.requires_grad],
-        "decoder": [p for p in backbone.decoder.parameters() if p.requires_grad],
+        "encoder": [p for p in backbone.get_encoder().parameters() if p.requires_grad],
+        "decoder": [p for p in backbone.get_decoder().parameters() if p.requires_grad],
     }
 
 

@@ -110,3 +110,39 @@ def fit_overfit(model_yaml: Path, root: Path, *overrides: str) -> dict:
     assert exit_code == 0
     (metrics_path,) = root.rglob("metrics.json")
     return json.loads(metrics_path.read_text())
+
+
+def save_bare_checkpoint(model: QAPModule, tokenizer, class_path: str, folder: Path) -> Path:
+    """`model` saved as a checkpoint that names `class_path` and a saved copy of `tokenizer`
+    (what `qapgen.export.load_model` reads), without training: `folder/model.ckpt`."""
+    tokenizer.save_pretrained(str(folder / "tokenizer"))
+    hparams = dict(model.hparams)
+    hparams["vocab"] = {**hparams["vocab"], "tokenizer": str(folder / "tokenizer")}
+    path = folder / "model.ckpt"
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": {**hparams, "_class_path": class_path},
+        },
+        path,
+    )
+    return path
+
+
+def fit_briefly(root: Path, model_yaml: str, *overrides: str, epochs: int = 2) -> Path:
+    """`qapgen fit` of conf/model/`model_yaml`.yaml under the overfit profile for `epochs`
+    (validating and testing once, METEOR off), output under `root`; returns its checkpoint."""
+    run_lightning_cli(
+        [
+            "fit",
+            "-c", str(OVERFIT_PROFILE),
+            "-c", str(CONF / "model" / f"{model_yaml}.yaml"),
+            "--model.init_args.meteor", "none",
+            "--trainer.max_epochs", str(epochs),
+            "--trainer.check_val_every_n_epoch", str(epochs),
+            "--trainer.default_root_dir", str(root),
+            *overrides,
+        ]
+    )  # fmt: skip
+    (checkpoint,) = root.rglob("*.ckpt")
+    return checkpoint

@@ -45,10 +45,10 @@ def teacher_forced_pass(
     encoder_inputs = (
         {"inputs_embeds": inputs_embeds} if inputs_embeds is not None else {"input_ids": input_ids}
     )
-    encoder_states = backbone.encoder(
+    encoder_states = backbone.get_encoder()(
         **encoder_inputs, attention_mask=attention_mask
     ).last_hidden_state
-    decoder_states = backbone.decoder(
+    decoder_states = backbone.get_decoder()(
         input_ids=decoder_input_ids,
         encoder_hidden_states=encoder_states,
         encoder_attention_mask=attention_mask,

@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from qapgen.cli.pair_metrics import load_answer_questions
 from qapgen.cli.prediction_files import TABLE_ROWS, read_predictions, score_records
 
 PAIR_ROWS = (
@@ -48,7 +49,7 @@ def run_pairs(args: argparse.Namespace) -> int:
         )
     answer_questions = None
     if args.qa_model is not None:
-        answer_questions = _answer_questions(args.qa_model)
+        answer_questions = load_answer_questions(args.qa_model, "--qa-model")
         implementations["answerability"] = (
             f"token F1 between {args.qa_model}'s answer to each generated question and the "
             "generated answer"
@@ -73,24 +74,6 @@ def run_pairs(args: argparse.Namespace) -> int:
     else:
         print(format_pair_table(result, qa_model_given=args.qa_model is not None))
     return 0
-
-
-def _answer_questions(folder):
-    """The ``answer_questions`` of an exported model, or a one-line error saying why not."""
-    from qapgen.cli.errors import CommandError
-    from qapgen.export import ModelLoadError, load_model
-
-    try:
-        model = load_model(folder).model
-    except ModelLoadError as error:
-        raise CommandError(f"--qa-model: {error}") from error
-    answer_questions = getattr(model, "answer_questions", None)
-    if answer_questions is None:
-        raise CommandError(
-            f"--qa-model {folder}: {type(model).__name__} cannot answer questions (it has no "
-            "answer_questions); pass a QA2QG export"
-        )
-    return answer_questions
 
 
 def format_pair_table(result: dict[str, Any], *, qa_model_given: bool) -> str:

@@ -36,9 +36,6 @@ class PairMetrics:
 def build_pair_scorer(settings: PairMetrics) -> PairScorer | None:
     """The scorer the settings ask for; the QA model is loaded now, so that a wrong path
     fails before training rather than after it."""
-    from qapgen.cli.errors import UsageError
-    from qapgen.export import ModelLoadError, load_model
-
     if settings.bertscore_model is None and settings.qa_model is None:
         return None
     similarity = None
@@ -50,14 +47,24 @@ def build_pair_scorer(settings: PairMetrics) -> PairScorer | None:
         )
     answer_questions = None
     if settings.qa_model is not None:
-        try:
-            qa_model = load_model(settings.qa_model).model
-        except ModelLoadError as error:
-            raise UsageError(f"pair_metrics.qa_model: {error}") from error
-        answer_questions = getattr(qa_model, "answer_questions", None)
-        if answer_questions is None:
-            raise UsageError(
-                f"pair_metrics.qa_model {settings.qa_model}: {type(qa_model).__name__} cannot "
-                "answer questions (it has no answer_questions); pass a QA2QG export"
-            )
+        answer_questions = load_answer_questions(settings.qa_model, "pair_metrics.qa_model")
     return PairScorer(similarity=similarity, answer_questions=answer_questions)
+
+
+def load_answer_questions(folder, option: str):
+    """The ``answer_questions`` of an exported model or checkpoint; a one-line
+    ``CommandError`` naming ``option`` when it cannot be loaded or cannot answer."""
+    from qapgen.cli.errors import CommandError
+    from qapgen.export import ModelLoadError, load_model
+
+    try:
+        model = load_model(folder).model
+    except ModelLoadError as error:
+        raise CommandError(f"{option}: {error}") from error
+    answer_questions = getattr(model, "answer_questions", None)
+    if answer_questions is None:
+        raise CommandError(
+            f"{option} {folder}: {type(model).__name__} cannot answer questions (it has no "
+            "answer_questions); pass a QA2QG export"
+        )
+    return answer_questions

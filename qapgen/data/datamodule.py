@@ -38,6 +38,8 @@ from qapgen.data.records import QARecord
 from qapgen.data.resumable import ResumableDataLoader
 from qapgen.data.sampler import LengthGroupedSampler
 from qapgen.data.tokenizer import (
+    ANSWER_START_TOKEN,
+    QUESTION_START_TOKEN,
     add_missing_tokens,
     build_word_tokenizer,
     load_tokenizer,
@@ -294,9 +296,12 @@ class QAPDataModule(L.LightningDataModule):
         prepared = self._load_prepared()
         tokenizer = self._load_tokenizer()
         features = self.features()
-        # Features in QG-Bench's formats write <hl> or <sep>: the tokenizer gets them whole,
-        # after every existing id (the model's vocabulary records them: Vocabulary.added_tokens).
-        self.added_tokens += add_missing_tokens(tokenizer, format_tokens(features))
+        # The task start tokens, and the whole tokens the features write (QG-Bench's <hl> and
+        # <sep>): a tokenizer without them (BART's) gets them after every existing id, and the
+        # model's vocabulary records them (Vocabulary.added_tokens).
+        self.added_tokens += add_missing_tokens(
+            tokenizer, (ANSWER_START_TOKEN, QUESTION_START_TOKEN, *format_tokens(features))
+        )
         for role, split in self.splits.items():
             records = prepared.splits[split]
             if self.limit_examples is not None:

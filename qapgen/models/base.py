@@ -111,10 +111,12 @@ class QAPModule(L.LightningModule):
     """Base of every qapgen model (see the module docstring for what a subclass adds).
 
     Args:
-        backbone: a hub name (``t5-base``) or a local ``save_pretrained`` folder; ignored
-            when ``backbone_size`` is set.
+        backbone: a hub name (``t5-base``, ``google/flan-t5-base``, ``facebook/bart-base``) or
+            a local ``save_pretrained`` folder; ignored when ``backbone_size`` is set.
         backbone_size: a random-init size instead (``tiny``, ``mini``, ``t5-small-shape``,
             ``t5-base-shape``).
+        backbone_family: the random-init size's family: ``t5`` (v1.0, as t5-base),
+            ``t5-v1.1`` (as flan-t5) or ``bart``; a pretrained backbone is of its own.
         dropout_rate: overrides the backbone's dropout (None keeps its own, 0.1 for T5).
         optimizer: ``adam`` (the paper's), ``adamw``, ``adafactor`` (T5's own, updates
             scaled by each parameter's RMS; the learning rate is then relative, e.g. 3e-2)
@@ -165,6 +167,7 @@ class QAPModule(L.LightningModule):
         self,
         backbone: str = "t5-base",
         backbone_size: str | None = None,
+        backbone_family: Literal["t5", "t5-v1.1", "bart"] = "t5",
         dropout_rate: float | None = None,
         optimizer: Literal["adam", "adamw", "adafactor", "sgd"] = "adam",
         lr: float = 1e-5,
@@ -254,11 +257,20 @@ class QAPModule(L.LightningModule):
 
     # -- construction --------------------------------------------------------------------
     def load_backbone(self, vocab: Vocabulary):
-        """The configured T5: pretrained (hub name or folder) or random-init of a named size."""
+        """The configured backbone: pretrained (hub name or folder) or random-init of a named size
+        and family."""
         hp = self.hparams
         overrides = {} if hp.dropout_rate is None else {"dropout_rate": hp.dropout_rate}
         if hp.backbone_size:
-            return load_backbone(None, size=hp.backbone_size, vocab_size=vocab.size, **overrides)
+            return load_backbone(
+                None,
+                size=hp.backbone_size,
+                family=hp.get("backbone_family", "t5"),
+                vocab_size=vocab.size,
+                pad_token_id=vocab.pad_token_id,
+                eos_token_id=vocab.eos_token_id,
+                **overrides,
+            )
         backbone = load_backbone(hp.backbone, **overrides)
         if backbone.config.vocab_size < vocab.size:
             backbone.resize_token_embeddings(vocab.size)

@@ -64,6 +64,12 @@ class IGJAQAPModule(QAPModule):
     def build(self, vocab: Vocabulary) -> None:
         hp = self.hparams
         backbone = self.load_backbone(vocab)
+        if backbone.config.model_type != "t5":
+            raise ValueError(
+                f"IGJA-QAP runs on T5-family backbones (t5, t5-v1.1, flan-t5), not "
+                f"{backbone.config.model_type}: its answer and question share one decoder call, "
+                "which T5's relative position bias allows and learned absolute positions do not"
+            )
         self.core = IGJAQAP(
             backbone,
             answer_start_token_id=vocab.answer_start_token_id,

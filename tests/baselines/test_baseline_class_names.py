@@ -12,7 +12,7 @@ import yaml
 
 from qapgen.export import load_model
 from qapgen.models.base import QAPModule
-from zoo_testing import CONF, tiny_model
+from zoo_testing import CONF, save_bare_checkpoint, tiny_model
 
 RENAMED = {
     "baselines.t5_qg": ("T5QG", "T5QGModule"),
@@ -44,18 +44,7 @@ def test_the_old_class_name_is_the_same_class(module_name):
 
 def test_a_checkpoint_that_names_the_old_class_loads(fixture_tokenizer, tmp_path: Path):
     model = tiny_model(importlib.import_module("baselines.t5_qg").T5QGModule, fixture_tokenizer)
-    tokenizer_dir = tmp_path / "tokenizer"
-    fixture_tokenizer.save_pretrained(str(tokenizer_dir))
-    hparams = dict(model.hparams)
-    hparams["vocab"] = {**hparams["vocab"], "tokenizer": str(tokenizer_dir)}
-    checkpoint = tmp_path / "old.ckpt"
-    torch.save(
-        {
-            "state_dict": model.state_dict(),
-            "hyper_parameters": {**hparams, "_class_path": "baselines.t5_qg.T5QG"},
-        },
-        checkpoint,
-    )
+    checkpoint = save_bare_checkpoint(model, fixture_tokenizer, "baselines.t5_qg.T5QG", tmp_path)
 
     loaded = load_model(checkpoint)
 

@@ -18,7 +18,8 @@ from qapgen.data.features import encode_features, format_tokens
 from qapgen.data.highlight import highlight_answer
 from qapgen.data.prepare import prepare
 from qapgen.data.tokenizer import add_missing_tokens
-from zoo_testing import FIXTURE_LIMITS, fixture_batch, fixture_records, tiny_model
+from qapgen.export import export_model, load_model
+from zoo_testing import FIXTURE_LIMITS, fit_briefly, fixture_batch, fixture_records, tiny_model
 
 QG_BENCH = "generate question: {context_hl}"
 
@@ -140,30 +141,15 @@ def test_answers_that_cannot_be_highlighted_are_counted(fixture_tokenizer):
 
 
 def test_a_checkpoint_trained_in_a_format_reloads_its_tokenizer_with_the_added_tokens(tmp_path):
-    from qapgen.cli.lightning import run_lightning_cli
-    from qapgen.export import export_model, load_model
-    from zoo_testing import CONF
-
-    run_lightning_cli(
-        [
-            "fit",
-            "-c", str(CONF / "profile" / "overfit.yaml"),
-            "-c", str(CONF / "model" / "t5_qg.yaml"),
-            # Quoted: jsonargparse reads a bare "a: {b}" as a YAML mapping.
-            "--model.init_args.source_template", f"\"{QG_BENCH}\"",
-            "--model.init_args.meteor", "none",
-            "--trainer.max_epochs", "1",
-            "--trainer.check_val_every_n_epoch", "1",
-            "--trainer.default_root_dir", str(tmp_path / "run"),
-        ]
-    )  # fmt: skip
-    checkpoint = next((tmp_path / "run").rglob("*.ckpt"))
+    # Quoted: jsonargparse reads a bare "a: {b}" as a YAML mapping.
+    checkpoint = fit_briefly(
+        tmp_path / "run", "t5_qg", "--model.init_args.source_template", f'"{QG_BENCH}"', epochs=1
+    )
 
     loaded = load_model(checkpoint)
     assert loaded.model.vocab.added_tokens == ("<hl>",)
     assert len(loaded.tokenizer) == loaded.model.vocab.size
     exported = load_model(export_model(checkpoint, tmp_path / "export"))
-    assert exported.tokenizer.convert_tokens_to_ids(
-        "<hl>"
-    ) == loaded.tokenizer.convert_tokens_to_ids("<hl>")
+    hl = loaded.tokenizer.convert_tokens_to_ids("<hl>")
+    assert exported.tokenizer.convert_tokens_to_ids("<hl>") == hl
     assert len(exported.tokenizer) == exported.model.vocab.size

@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from baselines.qa2qg import QA2QGModule
 from qapgen.cli.main import main
 from qapgen.metrics.pair_alignment import BertScoreSimilarity, QAPair, qa_aligned_f1
 from qapgen.metrics.token_f1 import token_f1
-from zoo_testing import tiny_model
+from zoo_testing import fit_briefly, save_bare_checkpoint, tiny_model
 
 ROWS = [
     # Two rows share a sentence, as SQuAD's sentences with two questions do.
@@ -48,19 +47,7 @@ def run_predictions(tmp_path) -> Path:
 def qa_checkpoint(fixture_tokenizer, tmp_path) -> Path:
     """An untrained QA2QG saved as a checkpoint that names its class and tokenizer."""
     model = tiny_model(QA2QGModule, fixture_tokenizer)
-    tokenizer_dir = tmp_path / "tokenizer"
-    fixture_tokenizer.save_pretrained(str(tokenizer_dir))
-    hparams = dict(model.hparams)
-    hparams["vocab"] = {**hparams["vocab"], "tokenizer": str(tokenizer_dir)}
-    path = tmp_path / "qa2qg.ckpt"
-    torch.save(
-        {
-            "state_dict": model.state_dict(),
-            "hyper_parameters": {**hparams, "_class_path": "baselines.qa2qg.QA2QGModule"},
-        },
-        path,
-    )
-    return path
+    return save_bare_checkpoint(model, fixture_tokenizer, "baselines.qa2qg.QA2QGModule", tmp_path)
 
 
 def evaluate_pairs(capsys, predictions: Path, *args: str) -> dict:
@@ -146,21 +133,10 @@ def test_rows_without_a_predicted_answer_are_named(tmp_path, capsys):
 
 
 def test_a_fit_with_pair_metrics_logs_them_at_test_time(tiny_scorer_dir, tmp_path):
-    from qapgen.cli.lightning import run_lightning_cli
-    from zoo_testing import CONF
-
-    run_lightning_cli(
-        [
-            "fit",
-            "-c", str(CONF / "profile" / "overfit.yaml"),
-            "-c", str(CONF / "model" / "t5_e2e.yaml"),
-            "--trainer.max_epochs", "2",
-            "--trainer.check_val_every_n_epoch", "2",
-            "--trainer.default_root_dir", str(tmp_path),
-            "--model.init_args.meteor", "none",
-            "--pair_metrics.bertscore_model", str(tiny_scorer_dir),
-            "--pair_metrics.bertscore_layer", "2",
-        ]
+    fit_briefly(
+        tmp_path, "t5_e2e",
+        "--pair_metrics.bertscore_model", str(tiny_scorer_dir),
+        "--pair_metrics.bertscore_layer", "2",
     )  # fmt: skip
 
     metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())

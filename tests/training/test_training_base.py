@@ -32,6 +32,15 @@ def test_lr_factor(step, schedule, expected):
     assert lr_factor(step, warmup=4, total=104, schedule=schedule) == pytest.approx(expected)
 
 
+def fixture_data(**settings) -> QAPDataModule:
+    """The SQuAD fixtures with a tokenizer trained on them, batches of 8 unless `settings`
+    say otherwise."""
+    return QAPDataModule(
+        **{"dataset": "squad", "path": "fixtures", "tokenizer": "train", "tokenizer_vocab_size": 600,
+           "eval_batch_size": 8, **settings}
+    )  # fmt: skip
+
+
 class EchoModel(QAPModule):
     """A stand-in model: one learnable bias; 'generates' the gold answer and a fixed question."""
 
@@ -48,15 +57,7 @@ class EchoModel(QAPModule):
 
 
 def test_fit_and_test_log_per_task_metrics_and_write_files(tmp_path, capsys):
-    data = QAPDataModule(
-        dataset="squad",
-        path="fixtures",
-        tokenizer="train",
-        tokenizer_vocab_size=600,
-        batch_size=8,
-        eval_batch_size=8,
-        limit_examples=16,
-    )
+    data = fixture_data(batch_size=8, limit_examples=16)
     model = EchoModel(meteor="none", lr=0.1, warmup_steps=2, lr_schedule="linear")
     trainer = L.Trainer(
         max_steps=4,
@@ -153,8 +154,7 @@ class AlternativeEchoModel(EchoModel):
 def test_answers_are_scored_against_the_first_or_every_gold_answer(
     references, tmp_path, isolated_cache
 ):
-    data = QAPDataModule(dataset="squad", path="fixtures", tokenizer="train",
-                         tokenizer_vocab_size=600, eval_batch_size=64)  # fmt: skip
+    data = fixture_data(eval_batch_size=64)
     model = AlternativeEchoModel(meteor="none", answer_references=references)
     trainer = L.Trainer(default_root_dir=tmp_path, accelerator="cpu", enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[MetricsFile()],
@@ -175,8 +175,7 @@ def test_answers_are_scored_against_the_first_or_every_gold_answer(
 
 
 def test_the_batch_carries_every_distinct_gold_answer_first_one_first(isolated_cache):
-    data = QAPDataModule(dataset="squad", path="fixtures", tokenizer="train",
-                         tokenizer_vocab_size=600, eval_batch_size=64)  # fmt: skip
+    data = fixture_data(eval_batch_size=64)
     data.prepare_data()
     data.setup("test")
     batch = next(iter(data.test_dataloader()))
@@ -194,14 +193,7 @@ def exact_similarity(hypotheses, references):
 
 
 def test_a_pair_scorer_adds_pair_level_test_metrics(tmp_path):
-    data = QAPDataModule(
-        dataset="squad",
-        path="fixtures",
-        tokenizer="train",
-        tokenizer_vocab_size=600,
-        eval_batch_size=8,
-        limit_examples=16,
-    )
+    data = fixture_data(limit_examples=16)
     model = EchoModel(meteor="none")
     model.pair_scorer = PairScorer(
         similarity=exact_similarity, answer_questions=lambda contexts, questions: ["x"] * 16
@@ -236,10 +228,7 @@ def test_an_unavailable_scorer_warns_and_keeps_the_other_test_metrics(tmp_path):
     def unavailable(hypotheses, references):
         raise ScorerUnavailableError("BERTScore model 'roberta-large' could not be loaded")
 
-    data = QAPDataModule(
-        dataset="squad", path="fixtures", tokenizer="train", tokenizer_vocab_size=600,
-        eval_batch_size=8, limit_examples=8,
-    )  # fmt: skip
+    data = fixture_data(limit_examples=8)
     model = EchoModel(meteor="none")
     model.pair_scorer = PairScorer(similarity=unavailable)
     trainer = L.Trainer(
