@@ -151,9 +151,7 @@ def load_backbone(
             **config_overrides,
         )
         if isinstance(config, BartConfig):
-            model = BartForConditionalGeneration(config)
-            model.generation_config.forced_bos_token_id = None
-            return model
+            return _without_forced_tokens(BartForConditionalGeneration(config))
         return T5ForConditionalGeneration(config)
     if name_or_path is None:
         raise ValueError("give either name_or_path (hub name or directory) or size")
@@ -182,9 +180,17 @@ def load_backbone(
             "(`hf download NAME --local-dir DIR`), copy DIR here and pass that local directory "
             "path as the backbone name."
         ) from error
-    # qapgen's decoders start with a task token; a checkpoint's forced first token (BART's
-    # <s>) would overwrite what follows it.
-    model.generation_config.forced_bos_token_id = None
+    return _without_forced_tokens(model)
+
+
+def _without_forced_tokens(model: PreTrainedModel) -> PreTrainedModel:
+    """No token is forced in generation: qapgen's decoders start with a task token (BART's
+    forced first <s> would overwrite what follows it), and stop at </s> or the length limit
+    as every family does (BART would force its </s> id at the limit)."""
+    for settings in (model.config, model.generation_config):
+        for name in ("forced_bos_token_id", "forced_eos_token_id"):
+            if getattr(settings, name, None) is not None:
+                setattr(settings, name, None)
     return model
 
 

@@ -59,7 +59,7 @@ class CoreStepModel(PreTrainedModel, GenerationMixin):
         self.core = core
 
     def get_encoder(self, modality: str | None = None) -> torch.nn.Module:
-        return self.core.backbone.encoder
+        return self.core.backbone.get_encoder()
 
     def _reorder_cache(self, cache: Cache, beam_idx: torch.Tensor) -> Cache:
         """Beam search moves beams only within their own input, whose every beam holds the

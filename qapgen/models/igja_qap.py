@@ -1,4 +1,5 @@
-"""IGJA-QAP core: one T5 encoder, one decoder shared by the answer and the question (paper 3.1-3.4).
+"""IGJA-QAP core: one encoder, one decoder shared by the answer and the question (paper 3.1-3.4),
+on a T5 (the paper's), T5 v1.1 / flan-t5 or BART backbone.
 
 Training decodes the answer and the question teacher-forced over the same encoder output: the
 answer gives log P_a through the pointer network (eqs 2-7) and the answer states h^a_dec; the
@@ -6,7 +7,7 @@ question gives h^q_dec, which the answer-guided gate fuses with h^a_dec (eqs 8-1
 question head (eq. 13). The loss is Φ_a + Φ_q (eq. 14). With the shared decoder both are one
 decoder call over each row's answer then question, packed, under a block-diagonal causal mask:
 equal to two separate passes (neither segment sees the other, and T5's position bias is
-relative). The loss reads each label's probability only, never a vocabulary-sized mixture.
+relative); BART's learned absolute positions need the two passes themselves. The loss reads each label's probability only, never a vocabulary-sized mixture.
 
 Ablations (paper 4.6) are constructor switches: `use_gate=False` (Ours-gate), `use_pointer=False`
 (Ours-pointer), `shared_decoder=False` (Ours-two-decoder). The paper's open readings are switches
@@ -25,7 +26,6 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import T5ForConditionalGeneration
 from transformers.cache_utils import Cache, EncoderDecoderCache
-from transformers.models.t5.modeling_t5 import T5Stack
 
 from qapgen.data.features import IGNORE_INDEX
 from qapgen.models.attention_masks import padding_attention_mask, segment_causal_attention_mask
@@ -167,12 +167,21 @@ class IGJAQAP(nn.Module):
             else None
         )
         # Registered only in the ablation, so the shared model has no duplicate parameter names.
-        self.separate_question_decoder = None if shared_decoder else copy.deepcopy(backbone.decoder)
+        self.separate_question_decoder = (
+            None if shared_decoder else copy.deepcopy(backbone.get_decoder())
+        )
+        # T5's self-attention bias depends only on key minus query position, so one call can
+        # hold each row's answer then question (segment_packing); a decoder with learned
+        # absolute positions (BART) would shift the question's, so it decodes them in turn.
+        self.packs_segments = config.model_type == "t5"
         # After the copy: the question decoder needs no probe.
-        self.copy_probe = CrossAttentionProbe(backbone.decoder) if use_pointer else None
+        self.copy_probe = CrossAttentionProbe(backbone.get_decoder()) if use_pointer else None
         self.answer_head = GeneratorHead(backbone) if separate_generators else None
         self.question_head = GeneratorHead(backbone) if separate_generators else None
-        if separate_generators and backbone.lm_head.weight is not backbone.shared.weight:
+        if (
+            separate_generators
+            and backbone.lm_head.weight is not backbone.get_input_embeddings().weight
+        ):
             # An untied head (T5 v1.1) would be a parameter no loss reaches, which DDP rejects.
             backbone.lm_head.requires_grad_(False)
 
@@ -213,20 +222,20 @@ class IGJAQAP(nn.Module):
         return fuse_question_states(question_states, gated, self.gate_fusion)
 
     @property
-    def answer_decoder(self) -> T5Stack:
-        return self.backbone.decoder
+    def answer_decoder(self) -> nn.Module:
+        return self.backbone.get_decoder()
 
     @property
-    def question_decoder(self) -> T5Stack:
+    def question_decoder(self) -> nn.Module:
         return (
-            self.backbone.decoder
+            self.backbone.get_decoder()
             if self.separate_question_decoder is None
             else self.separate_question_decoder
         )
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """h_enc (B, N, d) (eq. 1)."""
-        return self.backbone.encoder(
+        return self.backbone.get_encoder()(
             input_ids=input_ids, attention_mask=self._source_mask(attention_mask)
         ).last_hidden_state
 
@@ -352,9 +361,9 @@ class IGJAQAP(nn.Module):
             question_labels, self.question_start_token_id, self.pad_token_id
         )
         source_mask = self._source_mask(attention_mask)
-        if self.separate_question_decoder is None:
+        if self.separate_question_decoder is None and self.packs_segments:
             packing = PackedSegments.of(answer_labels, question_labels, decoder_width)
-            hidden = self.backbone.decoder(
+            hidden = self.backbone.get_decoder()(
                 input_ids=packing.pack(answer_inputs, question_inputs, self.pad_token_id),
                 attention_mask=segment_causal_attention_mask(packing.segment, self.backbone.config),
                 encoder_hidden_states=encoder_states,
@@ -374,6 +383,8 @@ class IGJAQAP(nn.Module):
             encoder_hidden_states=encoder_states,
             encoder_attention_mask=source_mask,
         ).last_hidden_state
+        if self.copy_probe is not None:
+            self.copy_probe.clear()  # the shared decoder's question call recorded too
         return answer_hidden, question_hidden, beta
 
     def forward(

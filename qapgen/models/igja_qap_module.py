@@ -12,6 +12,7 @@ from typing import Any, Literal
 import torch
 
 from qapgen.data import batch_keys as keys
+from qapgen.models.backbone import attention_heads
 from qapgen.models.base import (
     GenerationOptions,
     PairCandidate,
@@ -64,19 +65,13 @@ class IGJAQAPModule(QAPModule):
     def build(self, vocab: Vocabulary) -> None:
         hp = self.hparams
         backbone = self.load_backbone(vocab)
-        if backbone.config.model_type != "t5":
-            raise ValueError(
-                f"IGJA-QAP runs on T5-family backbones (t5, t5-v1.1, flan-t5), not "
-                f"{backbone.config.model_type}: its answer and question share one decoder call, "
-                "which T5's relative position bias allows and learned absolute positions do not"
-            )
         self.core = IGJAQAP(
             backbone,
             answer_start_token_id=vocab.answer_start_token_id,
             question_start_token_id=vocab.question_start_token_id,
             max_answer_length=hp.max_answer_length,
             max_question_length=hp.max_question_length,
-            gate_heads=hp.gate_heads or backbone.config.num_heads,
+            gate_heads=hp.gate_heads or attention_heads(backbone.config),
             use_gate=hp.use_gate,
             use_pointer=hp.use_pointer,
             shared_decoder=hp.shared_decoder,

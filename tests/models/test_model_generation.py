@@ -13,9 +13,9 @@ ANSWER_START, QUESTION_START = VOCAB - 1, VOCAB - 2
 MAX_ANSWER, MAX_QUESTION = 5, 6
 
 
-def tiny_core(seed=0, **switches):
+def tiny_core(seed=0, family="t5", **switches):
     torch.manual_seed(seed)
-    backbone = load_backbone(None, size="tiny", vocab_size=VOCAB)
+    backbone = load_backbone(None, size="tiny", family=family, vocab_size=VOCAB)
     with torch.no_grad():  # a random head rarely emits </s>; make it likelier so lengths vary
         backbone.lm_head.weight[1] *= 3
     core = IGJAQAP(
@@ -65,9 +65,13 @@ def strip(ids):
     return ids[: ids.index(1) + 1] if 1 in ids else ids
 
 
+FAMILIES = ["t5", "t5-v1.1", "bart"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("switches", [{}, {"use_pointer": False, "use_gate": False}])
-def test_greedy_generation_matches_an_explicit_decoding_loop(switches):
-    core = tiny_core(**switches)
+def test_greedy_generation_matches_an_explicit_decoding_loop(switches, family):
+    core = tiny_core(family=family, **switches)
     input_ids, attention_mask = contexts()
     pairs = generate_pairs(core, input_ids, attention_mask, num_beams=1)
     for row in range(3):
@@ -78,8 +82,9 @@ def test_greedy_generation_matches_an_explicit_decoding_loop(switches):
         assert (strip(pairs.answer_ids[row]), strip(pairs.question_ids[row])) == expected
 
 
-def test_beam_search_with_and_without_cache_agree_and_batching_changes_nothing():
-    core = tiny_core(seed=1)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_beam_search_with_and_without_cache_agree_and_batching_changes_nothing(family):
+    core = tiny_core(seed=1, family=family)
     input_ids, attention_mask = contexts()
     cached = generate_pairs(core, input_ids, attention_mask, num_beams=3, with_scores=True)
     uncached = generate_pairs(

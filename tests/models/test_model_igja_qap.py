@@ -15,10 +15,10 @@ ANSWER_START, QUESTION_START = VOCAB - 1, VOCAB - 2
 MAX_ANSWER, MAX_QUESTION = 6, 7
 
 
-def tiny_core(seed=0, backbone=None, **switches):
+def tiny_core(seed=0, backbone=None, family="t5", **switches):
     torch.manual_seed(seed)
     if backbone is None:
-        backbone = load_backbone(None, size="tiny", vocab_size=VOCAB)
+        backbone = load_backbone(None, size="tiny", family=family, vocab_size=VOCAB)
     core = IGJAQAP(
         backbone,
         answer_start_token_id=ANSWER_START,
