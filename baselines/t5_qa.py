@@ -20,9 +20,11 @@ class T5QAModule(QAPModule):
 
     Args:
         source_template: the input text, rendered per record (``qapgen.data.features``):
-            ``{context}`` (the paper's T5-QA), or a reading-comprehension format such as
-            ``"question: {question} context: {context}"``. Fields that show the answer
-            (``{answer}``, ``{context_hl}``) are refused.
+            ``{context}`` (the paper's T5-QA), a reading-comprehension format such as
+            ``"question: {question} context: {context}"``, or QG-Bench's answer extraction,
+            ``"extract answers: {context_sentence_hl}"`` (the answer's sentence between
+            ``<hl>`` tokens). Fields that show the answer (``{answer}``, ``{context_hl}``) are
+            refused.
     """
 
     tasks = ("answer",)
@@ -32,7 +34,7 @@ class T5QAModule(QAPModule):
         super().__init__(**kwargs)
         # The instance's features replace the class's: the DataModule asks the model.
         self.data_features = (
-            source_feature(source_template, allowed=("context", "question")),
+            source_feature(source_template, allowed=("context", "context_sentence_hl", "question")),
             ANSWER_TARGET,
         )
 

@@ -20,7 +20,8 @@ class T5QGModule(QAPModule):
     Args:
         source_template: the input text, rendered per record (``qapgen.data.features``):
             ``{context}`` (the paper's T5-QG), or an answer-aware format such as QG-Bench's
-            ``"generate question: {context_hl}"`` (the answer between ``<hl>`` tokens).
+            ``"generate question: {context_hl}"`` (the answer between ``<hl>`` tokens) or
+            ``{context_sentence_hl}`` (the answer's sentence between them).
             ``{question}`` is refused: it is the target.
     """
 
@@ -31,7 +32,9 @@ class T5QGModule(QAPModule):
         super().__init__(**kwargs)
         # The instance's features replace the class's: the DataModule asks the model.
         self.data_features = (
-            source_feature(source_template, allowed=("context", "context_hl", "answer")),
+            source_feature(
+                source_template, allowed=("context", "context_hl", "context_sentence_hl", "answer")
+            ),
             QUESTION_TARGET,
         )
 

@@ -1,8 +1,10 @@
 """Features a model can ask the DataModule for, and how records become them.
 
 A model declares ``data_features``: a tuple of feature objects. Text features render a
-template over the record's fields (``{context}``, ``{question}``, ``{answer}``, and
-``{context_hl}``: the context with its answer between ``<hl>`` tokens) and tokenize it, so pipeline baselines get their prompts ("generate question: ...") without the
+template over the record's fields (``{context}``, ``{question}``, ``{answer}``,
+``{context_hl}``: the context with its answer between ``<hl>`` tokens, and
+``{context_sentence_hl}``: the paragraph with the answer's sentence between them) and
+tokenize it, so pipeline baselines get their prompts ("generate question: ...") without the
 DataModule knowing any model. Each feature names the batch keys it fills (the Collator writes
 them under these names, models read them through the same attributes):
 
@@ -17,13 +19,14 @@ them under these names, models read them through the same attributes):
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from typing import Literal
 
 from transformers import PreTrainedTokenizerBase
 
-from qapgen.data.highlight import HIGHLIGHT_TOKEN, SEPARATOR_TOKEN, highlight_answer
+from qapgen.data.highlight import HIGHLIGHT_TOKEN, highlight_answer, highlight_sentence
 from qapgen.data.records import QARecord
 
 IGNORE_INDEX = -100
@@ -87,9 +90,10 @@ DEFAULT_FEATURES: tuple[Feature, ...] = (CONTEXT_INPUT, ANSWER_TARGET, QUESTION_
 
 
 HIGHLIGHTED_CONTEXT = "{context_hl}"
+HIGHLIGHTED_SENTENCE = "{context_sentence_hl}"
 
 
-TEMPLATE_FIELDS = ("context", "context_hl", "question", "answer")
+TEMPLATE_FIELDS = ("context", "context_hl", "context_sentence_hl", "question", "answer")
 
 
 def source_feature(template: str, *, allowed: tuple[str, ...] = TEMPLATE_FIELDS) -> TextFeature:
@@ -110,26 +114,35 @@ def source_feature(template: str, *, allowed: tuple[str, ...] = TEMPLATE_FIELDS)
     return TextFeature("input", template, "input", "source")
 
 
+# Tokens a template may write that a tokenizer must keep whole: QG-Bench's and T5's sentinels.
+_WHOLE_TOKEN = re.compile(r"<hl>|<sep>|<extra_id_\d+>")
+
+
 def format_tokens(features: tuple[Feature, ...]) -> tuple[str, ...]:
-    """The tokens of QG-Bench's formats (``<hl>``, ``<sep>``) that ``features`` write: the
-    tokenizer must hold them whole, as those formats' models were trained."""
+    """The whole tokens ``features`` write (``<hl>``, ``<sep>``, T5 sentinels such as T5-E2E's
+    ``<extra_id_2>``): a tokenizer that lacks one (BART's lacks all) must get it, as those
+    formats' models were trained with it."""
     needed: list[str] = []
     for feature in features:
         if isinstance(feature, TextFeature):
-            if HIGHLIGHTED_CONTEXT in feature.template or HIGHLIGHT_TOKEN in feature.template:
+            if HIGHLIGHTED_CONTEXT in feature.template or HIGHLIGHTED_SENTENCE in feature.template:
                 needed.append(HIGHLIGHT_TOKEN)
-            if SEPARATOR_TOKEN in feature.template:
-                needed.append(SEPARATOR_TOKEN)
+            needed += _WHOLE_TOKEN.findall(feature.template)
     return tuple(dict.fromkeys(needed))
 
 
 def render(template: str, record: QARecord) -> str:
     """The template with the record's fields: ``{context}``, ``{question}``, ``{answer}``,
-    and ``{context_hl}``, the context with ``<hl> answer <hl>`` as QG-Bench writes it (the
-    plain context where the answer is not a span of it; ``encode_features`` counts those)."""
+    ``{context_hl}``, the context with ``<hl> answer <hl>`` as QG-Bench writes it
+    (``paragraph_answer``), and ``{context_sentence_hl}``, the paragraph with ``<hl> sentence
+    <hl>`` around the answer's sentence (``paragraph_sentence``). Each is the plain context
+    where there is nothing to highlight (an answer that is not a span, a record that marks no
+    sentence); ``encode_features`` counts those."""
     fields = {"context": record.context, "question": record.question, "answer": record.answer}
     if HIGHLIGHTED_CONTEXT in template:
         fields["context_hl"] = highlight_answer(record) or record.context
+    if HIGHLIGHTED_SENTENCE in template:
+        fields["context_sentence_hl"] = highlight_sentence(record) or record.context
     return template.format(**fields)
 
 
@@ -163,6 +176,10 @@ def encode_features(
         if HIGHLIGHTED_CONTEXT in feature.template:
             counters[f"unhighlighted/{feature.name}"] = sum(
                 highlight_answer(r) is None for r in records
+            )
+        if HIGHLIGHTED_SENTENCE in feature.template:
+            counters[f"unhighlighted_sentence/{feature.name}"] = sum(
+                highlight_sentence(r) is None for r in records
             )
         for index, ids in enumerate(encoded["input_ids"]):
             rows[index][feature.name] = list(ids)

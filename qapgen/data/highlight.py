@@ -1,9 +1,10 @@
-"""Answer highlighting, as QG-Bench (lmqg) and patil-suraj's ``*-qg-hl`` models read their
-input: the answer inside its context between two ``<hl>`` tokens."""
+"""Highlighting, as QG-Bench (lmqg) and patil-suraj's ``*-qg-hl`` models read their input:
+the answer inside its context, or the answer's sentence inside its paragraph, between two
+``<hl>`` tokens."""
 
 from __future__ import annotations
 
-from qapgen.data.records import QARecord
+from qapgen.data.records import QARecord, sentence_span
 
 HIGHLIGHT_TOKEN = "<hl>"
 SEPARATOR_TOKEN = "<sep>"
@@ -39,3 +40,20 @@ def highlight_answer(record: QARecord, *, spaced: bool = False) -> str | None:
     if spaced:
         return f"{before} {HIGHLIGHT_TOKEN} {answer} {HIGHLIGHT_TOKEN} {after}"
     return f"{before}{HIGHLIGHT_TOKEN} {answer} {HIGHLIGHT_TOKEN}{after}"
+
+
+def highlight_sentence(record: QARecord) -> str | None:
+    """The context with the answer's sentence between two ``<hl>`` tokens, as QG-Bench writes
+    its ``paragraph_sentence`` (``"<hl> Heresy is ... customs. <hl> A heretic is ..."``: a
+    space inside each token, the paragraph's own spacing outside); None when the record marks
+    no sentence (``sentence_span``: sentence-level records, whose context is the sentence)."""
+    span = sentence_span(record)
+    if span is None:
+        return None
+    start, end = span
+    before, sentence, after = (
+        record.context[:start],
+        record.context[start:end],
+        record.context[end:],
+    )
+    return f"{before}{HIGHLIGHT_TOKEN} {sentence} {HIGHLIGHT_TOKEN}{after}"

@@ -26,6 +26,12 @@ The policies, and the numbers of the paper each reproduces (``DATASET_POLICIES``
 - CoQA: one record per question with its rationale as context, ``unknown`` answers kept
   (``coqa_unanswerable: keep``): the paper's 108,647 train and 2,395 + 5,588 dev records are
   the whole official train and dev sets.
+- QG-Bench's SQuAD (``qg_squad``, split ``du2017`` only): paragraph-level records, one per
+  question, the sentence holding the answer marked in each (``mark_answer_sentences``), in
+  Du et al.'s split: 75,722 / 10,570 / 11,877, QG-Bench's counts. From the official files
+  the sentences are the segmenter's (Punkt by default); from the hub's ``lmqg/qg_squad``
+  they are QG-Bench's own, and a row whose sentence cannot be placed gets the segmenter's
+  (counted in ``repaired`` as ``sentence_from_segmenter``).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from qapgen.data.errors import CorruptCacheError, DataFormatError, PreparationOp
 from qapgen.data.fixtures import FIXTURES_PATH, fixture_path
 from qapgen.data.readers import fetch_from_hub, get_source, read_source
 from qapgen.data.readers.base import ReadResult
-from qapgen.data.records import QARecord
+from qapgen.data.records import QARecord, sentence_span
 from qapgen.data.segment import (
     SEGMENTERS,
     SENTENCE_POLICIES,
@@ -58,6 +64,7 @@ from qapgen.data.segment import (
     Segmenter,
     SentencePolicy,
     make_segmenter,
+    mark_answer_sentences,
     needs_windows,
     segment_records,
     split_sentences,
@@ -75,6 +82,11 @@ SPLITS = ("train", "val", "test")
 DEV_CARVE = {"squad": (1584, 4009), "coqa": (2395, 5588), "newsqa": (5166, 5122)}
 # Datasets whose answers are spans, cut to sentence level by a sentence policy.
 SENTENCE_LEVEL = {"squad", "newsqa"}
+# Datasets that keep whole paragraphs with the answer's sentence marked (QG-Bench's
+# format), and the segmenter that marks it where the source does not: Punkt, as du2017's.
+PARAGRAPH_LEVEL: dict[str, Segmenter] = {"qg_squad": "punkt"}
+# Counted in a preparation's repairs: a hub row's sentence that had to be found again.
+SENTENCE_FROM_SEGMENTER = "sentence_from_segmenter"
 # Each (dataset, split)'s default segmenter and sentence policy: what comes closest to the
 # published numbers (experiments/results/table1/ for SQuAD; NewsQA's counts imply the policy
 # and nothing here measures its segmenter, so it keeps pysbd, which handles its bylines).
@@ -84,7 +96,13 @@ DATASET_POLICIES: dict[tuple[str, str], tuple[Segmenter, SentencePolicy]] = {
     ("newsqa", "paper"): ("pysbd", "every_pair"),
 }
 # Which splits each dataset offers: the paper's, and the named article-list splits.
-DATASET_SPLITS = {"squad": ("paper", *SPLIT_LISTS), "newsqa": ("paper",), "coqa": ("paper",)}
+# The first is the dataset's default. QG-Bench's SQuAD is Du et al.'s split by definition.
+DATASET_SPLITS = {
+    "squad": ("paper", *SPLIT_LISTS),
+    "newsqa": ("paper",),
+    "coqa": ("paper",),
+    "qg_squad": ("du2017",),
+}
 
 CoQAContext = Literal["rationale", "rationale_sentence", "story"]
 CoQAUnanswerable = Literal["keep", "drop"]
@@ -141,6 +159,18 @@ class PrepareOptions:
             raise PreparationOptionError(
                 f"coqa_unanswerable must be 'keep' or 'drop', not {self.coqa_unanswerable!r}"
             )
+        if dataset in PARAGRAPH_LEVEL:
+            if self.sentence_policy is not None:
+                raise PreparationOptionError(
+                    f"{dataset} keeps whole paragraphs, its answers' sentences marked in them; "
+                    f"sentence_policy does not apply (drop it)"
+                )
+            segmenter = self.segmenter or PARAGRAPH_LEVEL[dataset]
+            if segmenter not in SEGMENTERS:
+                raise PreparationOptionError(
+                    f"segmenter must be one of {SEGMENTERS}, not {segmenter!r}"
+                )
+            return replace(self, segmenter=segmenter)
         if dataset not in SENTENCE_LEVEL:
             return replace(self, segmenter=None, sentence_policy=None)
         segmenter, policy = DATASET_POLICIES[(dataset, self.split)]
@@ -255,10 +285,16 @@ def is_prepared_folder(path: str | Path) -> bool:
     return path.is_dir() and (path / PREPARED_META).is_file()
 
 
+def default_options(dataset: str) -> PrepareOptions:
+    """``dataset``'s default preparation: the defaults, in its first offered split."""
+    split = DATASET_SPLITS.get(dataset, ("paper",))[0]
+    return PrepareOptions(split=split).resolved(dataset)
+
+
 def _prepare_again(dataset: str, options: PrepareOptions) -> str:
     """How to prepare ``dataset`` with ``options`` into a new folder: the command, with a
     flag for each option that is not the dataset's default."""
-    asked, default = options.key(), PrepareOptions().resolved(dataset).key()
+    asked, default = options.key(), default_options(dataset).key()
     flags = ""
     for name, value in asked.items():
         if value == default[name]:
@@ -327,14 +363,29 @@ def _prepare_uncached(dataset: str, path: Path, options: PrepareOptions) -> Prep
     repaired: Counter[str] = Counter()
     source_records = 0
     by_raw_split: dict[str, list[QARecord]] = {}
+    # Per raw split, the records whose answer's sentence is still to be found.
+    unmarked = {
+        raw_split: sum(sentence_span(r) is None for r in result.records)
+        for raw_split, result in raw.items()
+        if dataset in PARAGRAPH_LEVEL
+    }
     splitter = None
-    if dataset in SENTENCE_LEVEL:
+    if dataset in SENTENCE_LEVEL or (dataset in PARAGRAPH_LEVEL and any(unmarked.values())):
         paragraphs = (r.context for result in raw.values() for r in result.records)
         splitter = make_segmenter(options.segmenter, paragraphs)
     for raw_split, result in raw.items():
         source_records += result.source_records
         dropped.update(result.dropped)
-        by_raw_split[raw_split] = _to_segments(result, options, dropped, repaired, splitter)
+        if dataset in PARAGRAPH_LEVEL:
+            by_raw_split[raw_split] = result.records
+            if unmarked[raw_split]:
+                if raw_split == "own":  # hub rows bring their sentences; these could not be placed
+                    repaired[SENTENCE_FROM_SEGMENTER] += unmarked[raw_split]
+                by_raw_split[raw_split] = mark_answer_sentences(
+                    result.records, dropped, splitter, repaired
+                )
+        else:
+            by_raw_split[raw_split] = _to_segments(result, options, dropped, repaired, splitter)
 
     splits: dict[str, list[QARecord]] = {name: [] for name in SPLITS}
     if options.split != "paper" and "own" not in by_raw_split:

@@ -1,4 +1,5 @@
-"""Sentence segmentation and the two ways of turning a paragraph's QA pairs into records.
+"""Sentence segmentation, the two ways of turning a paragraph's QA pairs into sentence-level
+records, and the marking of each answer's sentence in paragraph-level ones.
 
 The paper (4.1) splits SQuAD and NewsQA contexts so that each segment holds exactly one QA
 pair, and drops answers not found in their segment. Two segmenters, neither needing a
@@ -16,6 +17,9 @@ sentence that contains its answer span. Then the sentence policy:
   answer, or the run of consecutive sentences an answer crosses. Nothing is dropped. What
   the paper's NewsQA counts (the official split sizes) imply, and Du et al. (2017)'s
   sentence-question pairs.
+
+Paragraph-level records (QG-Bench's) keep the paragraph, and the sentence ``every_pair``
+would take is marked in it (``mark_answer_sentences``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import pysbd
 from nltk.tokenize.punkt import PunktSentenceTokenizer, PunktTrainer
 from pysbd.utils import TextSpan
 
-from qapgen.data.records import QARecord
+from qapgen.data.records import QARecord, sentence_span, with_sentence_mark
 
 SentencePolicy = Literal["unique", "every_pair"]
 SENTENCE_POLICIES: tuple[str, ...] = ("unique", "every_pair")
@@ -230,6 +234,49 @@ def segment_records(
     return kept
 
 
+def mark_answer_sentences(
+    records: Sequence[QARecord],
+    dropped: Counter[str],
+    splitter: Callable[[str], list[Segment]] = split_sentences,
+    repaired: Counter[str] | None = None,
+) -> list[QARecord]:
+    """Paragraph-level records (QG-Bench's): each keeps its whole context, with the sentence
+    holding its answer marked (``with_sentence_mark``) and its index (``sentence_index``) in
+    ``source``; where the answer crosses sentences the mark runs over all of them
+    (``sentence_count``), as ``every_pair`` does. Records already marked are kept as they
+    are. A context the splitter finds no sentence in drops its records, counted as
+    ``context_without_sentences``; each context cut into windows is counted in
+    ``repaired``."""
+    # Each context is segmented once; records keep their order.
+    segmented: dict[str, tuple[list[int], list[int], list[Segment]] | None] = {}
+    kept: list[QARecord] = []
+    for record in records:
+        if sentence_span(record) is not None:
+            kept.append(record)
+            continue
+        context = record.context
+        if context not in segmented:
+            sentences = splitter(context)
+            if repaired is not None and sentences and needs_windows(context):
+                repaired[WINDOWED] += 1
+            segmented[context] = (
+                ([s.start for s in sentences], [s.end for s in sentences], sentences)
+                if sentences
+                else None
+            )
+        if segmented[context] is None:
+            dropped["context_without_sentences"] += 1
+            continue
+        if record.answer_start is None:
+            raise ValueError(f"record {record.id}: marking its sentence needs an answer offset")
+        starts, ends, sentences = segmented[context]
+        first, last = _covering_sentences(starts, ends, record)
+        start, end = _answer_sentences_span(record, sentences, first, last)
+        count = {"sentence_count": last - first + 1} if last > first else {}
+        kept.append(with_sentence_mark(record, start, end, sentence_index=first, **count))
+    return kept
+
+
 def _covering_sentences(
     starts: Sequence[int], ends: Sequence[int], record: QARecord
 ) -> tuple[int, int]:
@@ -258,12 +305,20 @@ def _contains(sentence: Segment, record: QARecord) -> bool:
     )
 
 
+def _answer_sentences_span(
+    record: QARecord, sentences: Sequence[Segment], first: int, last: int
+) -> tuple[int, int]:
+    """The [start, end) span of sentences ``first``..``last`` in the context, widened to the
+    answer where it reaches into the whitespace around them."""
+    start = min(sentences[first].start, record.answer_start)
+    end = max(sentences[last].end, record.answer_start + len(record.answer))
+    return start, end
+
+
 def _sentence_record(
     record: QARecord, context: str, sentences: Sequence[Segment], first: int, last: int
 ) -> QARecord:
-    # Widened to the answer where it reaches into the whitespace around its sentences.
-    start = min(sentences[first].start, record.answer_start)
-    end = max(sentences[last].end, record.answer_start + len(record.answer))
+    start, end = _answer_sentences_span(record, sentences, first, last)
     return replace(
         record,
         context=context[start:end],

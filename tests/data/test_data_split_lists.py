@@ -108,13 +108,14 @@ def test_without_local_files_du2017_is_read_from_its_hub_copy(isolated_cache, mo
     asked = []
     paragraph = "The cat sat. The cat ran home."
 
-    def fake_load_dataset(name):
-        asked.append(name)
+    def fake_load_dataset(name, **kwargs):
+        asked.append((name, kwargs))
         row = qg_squad_row(paragraph, "The cat sat.", "The cat", "Who sat?")
         return {"train": [row], "validation": [row], "test": [row]}
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     prepared = prepare("squad", None, PrepareOptions(split="du2017"))
-    assert asked == ["lmqg/qg_squad"]
+    # the hub's parquet export: the repository's loading script is never run
+    assert asked == [("lmqg/qg_squad", {"revision": "refs/convert/parquet"})]
     assert {split: len(records) for split, records in prepared.splits.items()} == {
         "train": 1, "val": 1, "test": 1}  # fmt: skip

@@ -50,7 +50,7 @@ def test_the_shipped_files_are_all_covered():
 def test_each_data_file_under_each_profile(tmp_path, data, profile):
     cli = build(tmp_path, data, profile, CONF / "model" / "igja_qap.yaml")
     assert isinstance(cli.datamodule, QAPDataModule)
-    assert cli.datamodule.dataset_name in {"squad", "newsqa", "coqa"}
+    assert cli.datamodule.dataset_name in {"squad", "newsqa", "coqa", "qg_squad"}
     assert isinstance(cli.model, QAPModule)
     # The generation limits follow the data's truncation limits (the gate is sized by them).
     assert cli.model.hparams.max_answer_length == cli.datamodule.max_lengths["answer"]

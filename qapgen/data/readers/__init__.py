@@ -3,6 +3,9 @@
 ``SOURCES`` maps a dataset name to its official files (possibly in several layouts, e.g.
 NewsQA as Maluuba's combined JSON or as MRQA JSON lines) and to its hub copy.
 ``read_source`` reads every file of a dataset found at a path, or fetched from the hub.
+
+``qg_squad`` is QG-Bench's SQuAD (Ushio et al., 2022): paragraph-level records in Du et al.
+(2017)'s split, read from the official SQuAD v1.1 files or from the hub's ``lmqg/qg_squad``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from qapgen.data.readers.base import ReadResult
 from qapgen.data.readers.coqa import read_coqa
 from qapgen.data.readers.mrqa import read_mrqa
 from qapgen.data.readers.newsqa import read_newsqa_combined
+from qapgen.data.readers.qg_bench import qg_bench_reader
 from qapgen.data.readers.squad import read_squad
 
 # A reader takes (path, raw split) and returns records. Raw splits are the file's own:
@@ -31,6 +35,9 @@ class SourceFile:
     raw_split: str
     relative_path: str  # official name; a folder prefix where the name alone is ambiguous
     reader: Reader
+    # False for a file only qapgen writes (a hub copy not in an official format): it is
+    # read where found, but not what a user is told to provide.
+    official: bool = True
 
     def matches(self, path: Path) -> bool:
         parts = Path(self.relative_path).parts
@@ -43,8 +50,13 @@ class DatasetSource:
     layouts: tuple[tuple[SourceFile, ...], ...]  # alternatives, most preferred first
     hub_writer: Callable[..., None]
 
-    def file_names(self) -> list[str]:
-        return [f.relative_path for layout in self.layouts for f in layout]
+    def file_names(self, official_only: bool = False) -> list[str]:
+        return [
+            f.relative_path
+            for layout in self.layouts
+            for f in layout
+            if f.official or not official_only
+        ]
 
     def locate(self, path: Path) -> list[tuple[SourceFile, Path]]:
         """The official files at ``path``: the file itself, or those found under a folder."""
@@ -91,6 +103,17 @@ def _read_qg_squad(split: str) -> Reader:
     return read
 
 
+def _read_squad_as(dataset: str) -> Reader:
+    """read_squad, its records named as ``dataset``'s."""
+
+    def read(path: Path, raw_split: str) -> ReadResult:
+        result = read_squad(path, raw_split)
+        result.records = [replace(r, dataset=dataset) for r in result.records]
+        return result
+
+    return read
+
+
 SOURCES: dict[str, DatasetSource] = {
     "squad": DatasetSource(
         "squad",
@@ -101,7 +124,7 @@ SOURCES: dict[str, DatasetSource] = {
             ),
             # Du et al.'s split from the hub (lmqg/qg_squad), already split.
             tuple(
-                SourceFile("own", name, _read_qg_squad(split))
+                SourceFile("own", name, _read_qg_squad(split), official=False)
                 for split, name in (
                     ("train", hub.QG_SQUAD_FILES["train"]),
                     ("val", hub.QG_SQUAD_FILES["dev"]),
@@ -110,6 +133,26 @@ SOURCES: dict[str, DatasetSource] = {
             ),
         ),
         hub.write_squad,
+    ),
+    # Paragraph-level SQuAD in Du et al.'s split (QG-Bench): from the official files (the
+    # split and the answers' sentences made here), or lmqg/qg_squad's rows.
+    "qg_squad": DatasetSource(
+        "qg_squad",
+        (
+            (
+                SourceFile("train", "train-v1.1.json", _read_squad_as("qg_squad")),
+                SourceFile("dev", "dev-v1.1.json", _read_squad_as("qg_squad")),
+            ),
+            tuple(
+                SourceFile("own", name, qg_bench_reader(split), official=False)
+                for split, name in (
+                    ("train", hub.QG_BENCH_FILES["train"]),
+                    ("val", hub.QG_BENCH_FILES["dev"]),
+                    ("test", hub.QG_BENCH_FILES["test"]),
+                )
+            ),
+        ),
+        hub.write_qg_bench,
     ),
     "newsqa": DatasetSource(
         "newsqa",
@@ -176,29 +219,31 @@ def fetch_from_hub(dataset: str, out_dir: Path) -> Path:
     A failed download raises DataNotFoundError saying what failed and how to use a local
     copy instead; it never falls back silently.
     """
-    hub_name, subset, source, writer = hub.HUB_NAMES[dataset]
+    copy = hub.HUB_NAMES[dataset]
     marker = out_dir / ".complete"
     if marker.exists():
         return out_dir
     try:
         from datasets import load_dataset
 
-        loaded = load_dataset(hub_name)
+        revision = {"revision": copy.revision} if copy.revision else {}
+        loaded = load_dataset(copy.name, **revision)
     except Exception as error:  # noqa: BLE001 - any hub failure gets the same advice
         raise DataNotFoundError(
-            f"could not load {dataset!r} from the Hugging Face hub as {hub_name!r} "
+            f"could not load {dataset!r} from the Hugging Face hub as {copy.name!r} "
             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
             f"Use a local copy: pass --path DIR (or set data.path in YAML, or QAPGEN_DATA_DIR) "
-            f"to a folder holding the official files ({', '.join(official_names(source))})."
+            f"to a folder holding the official files ({', '.join(official_names(copy.source))})."
         ) from error
     rows = {hub.HUB_SPLITS[s]: loaded[s] for s in loaded if s in hub.HUB_SPLITS}
-    (writer or SOURCES[source].hub_writer)(rows, out_dir, subset)
-    atomic_write_text(marker, hub_name)
+    (copy.writer or SOURCES[copy.source].hub_writer)(rows, out_dir, copy.subset)
+    atomic_write_text(marker, copy.name)
     return out_dir
 
 
 def official_names(dataset: str) -> list[str]:
-    return SOURCES[dataset].file_names()
+    """The files a user provides for ``dataset`` (not those only a hub copy writes)."""
+    return SOURCES[dataset].file_names(official_only=True)
 
 
 __all__ = [

@@ -18,12 +18,13 @@ from qapgen.atomic_files import atomic_write_bytes, atomic_write_text
 
 class HubCopy(NamedTuple):
     """A hub dataset and how it is written out: as ``source``'s official files by that
-    source's writer, unless ``writer`` is given."""
+    source's writer, unless ``writer`` is given; ``revision``: the hub branch to read."""
 
     name: str
     subset: str | None
     source: str
     writer: Callable[..., None] | None = None
+    revision: str | None = None
 
 
 HUB_SPLITS = {"train": "train", "validation": "dev", "test": "test"}
@@ -33,6 +34,28 @@ QG_SQUAD_FILES = {
     "dev": "qg_squad/dev.json",
     "test": "qg_squad/test.json",
 }
+# lmqg/qg_squad's rows as they are, one file per split (dataset qg_squad, raw split "own");
+# names of the form lmqg gives its own split files, so as not to pass for the files above.
+QG_BENCH_FILES = {
+    "train": "qg_squad/train.jsonl",
+    "dev": "qg_squad/validation.jsonl",
+    "test": "qg_squad/test.jsonl",
+}
+# What a QG-Bench row keeps: what the reader needs (qg_bench.ROW_FIELDS), the sentence as
+# QG-Bench gives it, and the paragraph's id where the hub gives one.
+QG_BENCH_KEPT = (
+    "question",
+    "paragraph",
+    "answer",
+    "sentence",
+    "paragraph_answer",
+    "paragraph_sentence",
+    "paragraph_id",
+)
+# lmqg's repositories hold a loading script beside the data; the hub's parquet export of
+# the same rows loads as data alone (datasets no longer runs scripts, and nothing loaded
+# here may run code).
+PARQUET_EXPORT = "refs/convert/parquet"
 
 
 def write_squad(
@@ -91,6 +114,25 @@ def write_qg_squad(
             for n, entry in enumerate(paragraphs.values())
         ]
         _write_json(out_dir / QG_SQUAD_FILES[split], {"version": "1.1", "data": data})
+
+
+def write_qg_bench(
+    rows_by_split: Mapping[str, Iterable[Mapping[str, Any]]], out_dir: Path, subset: None = None
+) -> None:
+    """lmqg/qg_squad rows -> ``qg_squad/{train,validation,test}.jsonl``: each row's
+    QG_BENCH_KEPT fields as they are (a missing one is left for the reader to name), with an
+    id, which the rows lack."""
+    for split, rows in rows_by_split.items():
+        lines = [
+            json.dumps(
+                {
+                    "id": f"qg_squad-{split}-{index}",
+                    **{name: row[name] for name in QG_BENCH_KEPT if name in row},
+                }
+            )
+            for index, row in enumerate(rows)
+        ]
+        atomic_write_text(out_dir / QG_BENCH_FILES[split], "\n".join(lines) + "\n")
 
 
 def write_coqa(
@@ -185,5 +227,7 @@ HUB_NAMES: dict[str, HubCopy] = {
     # The MRQA release holds NewsQA among other subsets; rows are filtered by `subset`.
     "newsqa": HubCopy("mrqa-workshop/mrqa", "NewsQA", "newsqa"),
     # Du et al. (2017)'s split as QG-Bench ships it: train / validation / test already split.
-    "squad-du2017": HubCopy("lmqg/qg_squad", None, "squad", write_qg_squad),
+    "squad-du2017": HubCopy("lmqg/qg_squad", None, "squad", write_qg_squad, PARQUET_EXPORT),
+    # The same, as paragraph-level records (QG-Bench's own format).
+    "qg_squad-du2017": HubCopy("lmqg/qg_squad", None, "qg_squad", None, PARQUET_EXPORT),
 }
