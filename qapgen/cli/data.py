@@ -11,6 +11,7 @@ from pathlib import Path
 from qapgen.data.errors import PreparationOptionError
 from qapgen.data.fixtures import FIXTURES_PATH
 from qapgen.data.prepare import (
+    DATASET_SPLITS,
     PreparedData,
     PrepareOptions,
     check_article_split,
@@ -69,9 +70,10 @@ def add_preparation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split",
         choices=("paper", *SPLIT_LISTS),
-        default="paper",
-        help="paper: train file -> train, dev file carved into val and test (default); "
-        "du2017: Du et al. (2017)'s article lists (SQuAD)",
+        default=None,
+        help="paper: train file -> train, dev file carved into val and test; du2017: Du et "
+        "al. (2017)'s article lists (SQuAD, and qg_squad's only split); default: the "
+        "dataset's first (paper, du2017 for qg_squad)",
     )
     parser.add_argument(
         "--segmenter",
@@ -129,7 +131,7 @@ def prepare_from_arguments(args: argparse.Namespace) -> PreparedData:
     options = PrepareOptions(
         coqa_context=args.coqa_context,
         coqa_unanswerable=args.coqa_unanswerable,
-        split=args.split,
+        split=args.split or DATASET_SPLITS.get(args.dataset, ("paper",))[0],
         segmenter=args.segmenter,
         sentence_policy=args.sentence_policy,
         split_seed=args.split_seed,

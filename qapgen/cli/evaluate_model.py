@@ -42,7 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the dataset's files, a prepared folder, or 'fixtures' (default: $QAPGEN_DATA_DIR, "
         "else the hub)",
     )
-    parser.add_argument("--split-policy", choices=("paper", "du2017"), default="paper")
+    parser.add_argument(
+        "--split-policy",
+        choices=("paper", "du2017"),
+        default=None,
+        help="how the dataset is split (default: its first, paper; du2017 for qg_squad)",
+    )
     parser.add_argument("--split", choices=("train", "val", "test"), default="test")
     parser.add_argument("--limit", type=int, default=None, help="score the first N records")
     parser.add_argument("--num-beams", type=int, default=4)
@@ -81,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from qapgen.atomic_files import atomic_open, check_output
     from qapgen.cli.errors import CommandError, UsageError
     from qapgen.cli.prediction_files import score_records
-    from qapgen.data.prepare import PrepareOptions, prepare
+    from qapgen.data.errors import PreparationOptionError
+    from qapgen.data.prepare import PrepareOptions, default_options, prepare
     from qapgen.metrics.pair_alignment import BertScoreSimilarity, ScorerUnavailableError
     from qapgen.published.evaluation import evaluate_published
     from qapgen.published.runner import DecodingSettings, generate_texts, load_seq2seq
@@ -92,7 +98,14 @@ def run(args: argparse.Namespace) -> int:
     if args.predictions_out is not None:
         check_output(args.predictions_out, overwrite=args.overwrite, what="predictions file")
     path = _data_path(args.dataset, args.data)
-    prepared = prepare(args.dataset, path, PrepareOptions(split=args.split_policy))
+    options = default_options(args.dataset)
+    if args.split_policy is not None:
+        options = PrepareOptions(split=args.split_policy)
+    try:
+        prepared = prepare(args.dataset, path, options)
+    except PreparationOptionError as error:
+        raise UsageError(f"--split-policy: {error}") from error
+    args.split_policy = options.split
     records = prepared.splits[args.split][: args.limit]
     if not records:
         raise CommandError(f"{args.dataset} {args.split}: no records to score")
