@@ -35,7 +35,9 @@ def copy_attention(
     q = queries.float().view(batch, steps, num_heads, -1).transpose(1, 2)  # (B, H, T, k)
     if keys.dim() == 3:
         keys = keys.view(batch, keys.size(1), num_heads, -1).transpose(1, 2)  # (B, H, N, k)
-    scores = torch.matmul(q, keys.float().transpose(-1, -2)) * scale  # (B, H, T, N)
+    scores = torch.matmul(q, keys.float().transpose(-1, -2))  # (B, H, T, N)
+    if scale != 1.0:  # T5's unscaled scores skip a pass over the (B, H, T, N) tensor
+        scores = scores * scale
     blocked = ~source_mask.to(torch.bool)[:, None, None, :]
     return scores.masked_fill(blocked, -torch.inf).softmax(dim=-1).mean(dim=1)
 
