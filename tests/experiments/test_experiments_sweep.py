@@ -68,6 +68,8 @@ def test_two_cells_run_then_skip(conf, tmp_path, capsys):
     assert capsys.readouterr().err.count("done, skipped") == 2
 
 
+# Kills a training subprocess and resumes it: fault injection (make test, not make test-fast).
+@pytest.mark.faults
 def test_killed_cell_resumes_from_its_checkpoint(conf, tmp_path):
     results = tmp_path / "results"
     args = sweep_args(conf, results, "--set", "trainer.max_steps=400", "--models", "igja_qap")
