@@ -110,6 +110,23 @@ INFO_QAP_VARIANTS: tuple[Variant, ...] = (
 )
 
 
+FAMILY_VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "igja_t5_v1_1",
+        "igja_qap",
+        {"backbone_family": "t5-v1.1"},
+        "IGJA-QAP on a random-init T5 v1.1 (gated GELU, no rescaling before the head)",
+    ),
+    Variant(
+        "igja_bart",
+        "igja_qap",
+        {"backbone_family": "bart"},
+        "IGJA-QAP on a random-init BART of the same size (learned positions; answer and "
+        "question decoded in two passes)",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Study:
     title: str
@@ -121,6 +138,11 @@ STUDIES = {
     "igja_qap": Study("IGJA-QAP readings", IGJA_VARIANTS, "experiments/results/cpu-real"),
     "info_qap": Study(
         "Info-QAP answer conditioning", INFO_QAP_VARIANTS, "experiments/results/cpu-real-info-qap"
+    ),
+    "families": Study(
+        "IGJA-QAP on other backbone families",
+        FAMILY_VARIANTS,
+        "experiments/results/cpu-real-families",
     ),
 }
 # The default study's variants, under the name earlier callers use.
