@@ -128,3 +128,19 @@ def test_data_dir_reaches_every_cell_except_offline_ones(profile, expected, conf
     wanted = f"data.path={(tmp_path / 'squad').resolve()}"
     assert (wanted in seen["overrides"]) is expected
     assert "trainer.max_steps=3" in seen["overrides"]
+
+
+def test_pair_metrics_set_on_the_sweep_reach_its_tables(conf, tmp_path, tiny_scorer_dir):
+    results = tmp_path / "results"
+    args = sweep_args(conf, results, "--set", f"pair_metrics.bertscore_model={tiny_scorer_dir}",
+                      "--set", "pair_metrics.bertscore_layer=2")  # fmt: skip
+    args[args.index("igja_qap,igja_qap_no_gate")] = "igja_qap"
+    assert sweep.main(args) == 0
+
+    record = json.loads(
+        (results / "tiny" / "squad" / "igja_qap" / "seed0" / "metrics.json").read_text()
+    )
+    value = record["metrics"]["test/pair/qa_aligned_f1"]
+    table = (results / "tiny" / "table5.md").read_text()
+    assert "| Dataset | Model | QA-aligned F1 |" in table
+    assert f"| SQuAD | IGJA-QAP | {value:.1f} |" in table
