@@ -10,7 +10,6 @@ from collections import Counter
 
 import pytest
 
-from qapgen.data import split_lists
 from qapgen.data.errors import DataFormatError, DataNotFoundError, PreparationOptionError
 from qapgen.data.features import (
     QUESTION_TARGET,
@@ -76,26 +75,6 @@ def test_the_template_field_renders_counts_and_asks_for_the_hl_token(fixture_tok
 
 
 # -- offline: the official files in Du et al.'s split ---------------------------------------
-
-
-def titles(file_name: str) -> list[str]:
-    records = read_squad(FIXTURES / file_name, "x").records
-    return list(dict.fromkeys(r.article_id for r in records))
-
-
-@pytest.fixture
-def fixture_lists(tmp_path, monkeypatch):
-    """du2017 lists over the fixture articles (as tests/data/test_data_split_lists.py's): the
-    first two train articles are the test split, the last train article is in no list."""
-    train_titles, dev_titles = titles("train-v1.1.json"), titles("dev-v1.1.json")
-    folder = tmp_path / "du2017"
-    folder.mkdir()
-    (folder / "doclist-train.txt").write_text("\n".join(train_titles[2:-1]) + "\n")
-    (folder / "doclist-test.txt").write_text("\n".join(train_titles[:2]) + "\n")
-    (folder / "doclist-dev.txt").write_text("\n".join(dev_titles) + "\n")
-    monkeypatch.setattr(split_lists, "SPLITS_DIR", tmp_path)
-    return {"train": train_titles[2:-1], "test": train_titles[:2], "val": dev_titles,
-            "left_out": train_titles[-1]}  # fmt: skip
 
 
 def test_offline_records_are_paragraphs_in_du_s_split_with_the_answer_s_sentence_marked(

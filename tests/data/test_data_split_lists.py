@@ -27,26 +27,6 @@ def test_the_shipped_lists_are_the_split_s_definition():
     assert "University_of_Notre_Dame" in test
 
 
-def titles(file_name: str) -> list[str]:
-    records = read_squad(FIXTURES / file_name, "x").records
-    return list(dict.fromkeys(r.article_id for r in records))
-
-
-@pytest.fixture
-def fixture_lists(tmp_path, monkeypatch):
-    """du2017 lists over the fixture articles: two train articles are the test split, the
-    last train article is in no list."""
-    train_titles, dev_titles = titles("train-v1.1.json"), titles("dev-v1.1.json")
-    folder = tmp_path / "du2017"
-    folder.mkdir()
-    (folder / "doclist-train.txt").write_text("\n".join(train_titles[2:-1]) + "\n")
-    (folder / "doclist-test.txt").write_text("\n".join(train_titles[:2]) + "\n")
-    (folder / "doclist-dev.txt").write_text("\n".join(dev_titles) + "\n")
-    monkeypatch.setattr(split_lists, "SPLITS_DIR", tmp_path)
-    return {"train": train_titles[2:-1], "test": train_titles[:2], "val": dev_titles,
-            "left_out": train_titles[-1]}  # fmt: skip
-
-
 def test_du2017_selects_articles_by_title_and_keeps_every_pair(fixture_lists, isolated_cache):
     prepared = prepare("squad", FIXTURES, PrepareOptions(split="du2017"))
     assert prepared.options["sentence_policy"] == "every_pair"

@@ -41,6 +41,15 @@ def fixture_data(**settings) -> QAPDataModule:
     )  # fmt: skip
 
 
+def logged_trainer(root, **settings) -> L.Trainer:
+    """A CPU trainer that writes the CSV log and metrics.json under ``root``."""
+    return L.Trainer(
+        default_root_dir=root, accelerator="cpu", enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[MetricsFile()],
+        logger=L.pytorch.loggers.CSVLogger(root), **settings,
+    )  # fmt: skip
+
+
 class EchoModel(QAPModule):
     """A stand-in model: one learnable bias; 'generates' the gold answer and a fixed question."""
 
@@ -59,15 +68,7 @@ class EchoModel(QAPModule):
 def test_fit_and_test_log_per_task_metrics_and_write_files(tmp_path, capsys):
     data = fixture_data(batch_size=8, limit_examples=16)
     model = EchoModel(meteor="none", lr=0.1, warmup_steps=2, lr_schedule="linear")
-    trainer = L.Trainer(
-        max_steps=4,
-        default_root_dir=tmp_path,
-        accelerator="cpu",
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[MetricsFile()],
-        logger=L.pytorch.loggers.CSVLogger(tmp_path),
-    )
+    trainer = logged_trainer(tmp_path, max_steps=4)
     trainer.fit(model, datamodule=data)
     logged = trainer.callback_metrics
     for key in (
@@ -156,10 +157,7 @@ def test_answers_are_scored_against_the_first_or_every_gold_answer(
 ):
     data = fixture_data(eval_batch_size=64)
     model = AlternativeEchoModel(meteor="none", answer_references=references)
-    trainer = L.Trainer(default_root_dir=tmp_path, accelerator="cpu", enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[MetricsFile()],
-                        logger=L.pytorch.loggers.CSVLogger(tmp_path))  # fmt: skip
-    trainer.test(model, datamodule=data)
+    logged_trainer(tmp_path).test(model, datamodule=data)
     records = data.prepared.splits["test"]
     with_alternatives = [r for r in records if set(r.source["alternatives"]) - {r.answer}]
     assert with_alternatives  # the fixtures give some dev questions other answers
@@ -198,14 +196,7 @@ def test_a_pair_scorer_adds_pair_level_test_metrics(tmp_path):
     model.pair_scorer = PairScorer(
         similarity=exact_similarity, answer_questions=lambda contexts, questions: ["x"] * 16
     )
-    trainer = L.Trainer(
-        default_root_dir=tmp_path,
-        accelerator="cpu",
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[MetricsFile()],
-        logger=L.pytorch.loggers.CSVLogger(tmp_path),
-    )
+    trainer = logged_trainer(tmp_path)
     trainer.test(model, datamodule=data)
 
     run_dir = tmp_path / "lightning_logs" / "version_0"
@@ -231,10 +222,7 @@ def test_an_unavailable_scorer_warns_and_keeps_the_other_test_metrics(tmp_path):
     data = fixture_data(limit_examples=8)
     model = EchoModel(meteor="none")
     model.pair_scorer = PairScorer(similarity=unavailable)
-    trainer = L.Trainer(
-        default_root_dir=tmp_path, accelerator="cpu", enable_progress_bar=False,
-        enable_model_summary=False, logger=False,
-    )  # fmt: skip
+    trainer = logged_trainer(tmp_path)
     with pytest.warns(UserWarning, match="pair-level scores skipped: BERTScore model"):
         trainer.test(model, datamodule=data)
     assert "test/answer/bleu1" in trainer.callback_metrics
