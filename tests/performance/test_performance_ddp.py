@@ -66,6 +66,9 @@ if trainer.is_global_zero:
                    "truncated_questions": train_data.report["train"]["truncated/question"],
                    "test_examples": test_data.report["test"]["examples"],
                    "per_rank_batches": len(trainer.test_dataloaders)}, handle)
+# Left to interpreter exit, gloo's threads can abort the process when the machine is busy.
+if torch.distributed.is_initialized():
+    torch.distributed.destroy_process_group()
 '''
 
 

@@ -219,6 +219,10 @@ except NonFiniteLossError as raised:
     error = str(raised)
 with open(f"{root}/rank{trainer.global_rank}.json", "w") as handle:
     json.dump({"step": trainer.global_step, "bias": model.bias.item(), "error": error}, handle)
+# Left to interpreter exit, gloo's threads can abort the process ("terminate called without
+# an active exception") when the machine is busy.
+if torch.distributed.is_initialized():
+    torch.distributed.destroy_process_group()
 """
 
 
