@@ -59,7 +59,7 @@ def test_a_saved_bart_loads_with_qapgens_overrides(tmp_path):
     assert isinstance(model, BartForConditionalGeneration)
     assert model.config.dropout == 0.0
     assert model.generation_config.forced_bos_token_id is None
-    assert model.config.forced_eos_token_id is None
+    assert model.generation_config.forced_eos_token_id is None
 
 
 def fit_and_export(tmp_path, model_yaml: str, family: str):
