@@ -15,7 +15,12 @@ import argparse
 import json
 from pathlib import Path
 
-from qapgen.cli.prediction_files import format_table, read_predictions, score_records
+from qapgen.cli.prediction_files import (
+    format_table,
+    read_predictions,
+    score_records,
+    scoring_options,
+)
 from qapgen.metrics.pair_alignment import DEFAULT_BERTSCORE_LAYER, DEFAULT_BERTSCORE_MODEL
 
 
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     records = read_predictions(
         args.predictions, needs_context=args.protocol == "grouped", task=args.task
     )
-    result = score_records(records, args)
+    result = score_records(records, **scoring_options(args))
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:

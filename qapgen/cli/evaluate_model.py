@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from qapgen.cli.generate import device_name
 from qapgen.cli.prediction_files import TABLE_ROWS
 from qapgen.metrics.pair_alignment import DEFAULT_BERTSCORE_LAYER
 from qapgen.published.formats import FORMATS
@@ -59,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="default 64 for formats that write one question, 256 otherwise",
     )
-    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda")
+    parser.add_argument(
+        "--device", type=device_name, default="auto", help="auto (cuda when available), cpu, cuda"
+    )
     parser.add_argument("--meteor", choices=("java", "none"), default="java")
     parser.add_argument("--no-meteor-nltk", dest="meteor_nltk", action="store_false")
     parser.add_argument(
@@ -127,11 +130,10 @@ def run(args: argparse.Namespace) -> int:
         rows = [
             {"prediction": p, "references": r} for p, r in zip(predictions, references, strict=True)
         ]
-        scoring = argparse.Namespace(
-            protocol="example", meteor=args.meteor, meteor_nltk=args.meteor_nltk,
-            predictions=f"{args.model} outputs",
+        return score_records(
+            rows, protocol="example", meteor=args.meteor, meteor_nltk=args.meteor_nltk,
+            where=f"{args.model} outputs",
         )  # fmt: skip
-        return score_records(rows, scoring)
 
     similarity = None
     if checkpoint_format.output == "pairs" and args.bertscore_model != "none":
@@ -198,6 +200,10 @@ def _data_path(dataset: str, data: str | None):
 def _device(requested: str) -> str:
     import torch
 
+    from qapgen.cli.errors import CommandError
+
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise CommandError(f"--device {requested}: CUDA is not available here")
     return requested

@@ -12,7 +12,12 @@ import json
 from typing import Any
 
 from qapgen.cli.pair_metrics import load_answer_questions
-from qapgen.cli.prediction_files import TABLE_ROWS, read_predictions, score_records
+from qapgen.cli.prediction_files import (
+    TABLE_ROWS,
+    read_predictions,
+    score_records,
+    scoring_options,
+)
 
 PAIR_ROWS = (
     ("qa_aligned_f1", "QA-aligned F1"),
@@ -32,7 +37,11 @@ def run_pairs(args: argparse.Namespace) -> int:
 
     questions = read_predictions(args.predictions, needs_context=True, task="question")
     answers = read_predictions(args.predictions, needs_context=True, task="answer")
-    tasks = {"question": score_records(questions, args), "answer": score_records(answers, args)}
+    options = scoring_options(args)
+    tasks = {
+        "question": score_records(questions, **options),
+        "answer": score_records(answers, **options),
+    }
     implementations = {**tasks["question"].pop("implementations", {})}
     tasks["answer"].pop("implementations", None)
 

@@ -22,9 +22,17 @@ TABLE_ROWS = (
 )
 
 
-def score_records(records: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """BLEU, ROUGE-L and METEOR of checked records under ``args``' protocol and METEOR
-    choices; every key of ``TABLE_ROWS`` is present (``None`` when skipped)."""
+def score_records(
+    records: list[dict[str, Any]],
+    *,
+    protocol: str,
+    meteor: str,
+    meteor_nltk: bool,
+    where: object,
+) -> dict[str, Any]:
+    """BLEU, ROUGE-L and METEOR of checked records (``prediction``, ``references`` and, for
+    the grouped protocol, ``context``); every key of ``TABLE_ROWS`` is present (``None`` when
+    skipped). A failure is a ``CommandError``; a bad record's names ``where`` they came from."""
     from qapgen.cli.errors import CommandError
     from qapgen.metrics import (
         MeteorError,
@@ -35,7 +43,7 @@ def score_records(records: list[dict[str, Any]], args: argparse.Namespace) -> di
     from qapgen.metrics.meteor_java import find_jar, find_java
 
     try:
-        if args.meteor == "java":
+        if meteor == "java":
             # Before any scoring: a missing Java fails at once, even where a JVM this
             # process started earlier is still running.
             find_java()
@@ -43,10 +51,10 @@ def score_records(records: list[dict[str, Any]], args: argparse.Namespace) -> di
         result = score(
             [r["prediction"] for r in records],
             [r["references"] for r in records],
-            protocol=args.protocol,
-            contexts=[r["context"] for r in records] if args.protocol == "grouped" else None,
-            meteor=args.meteor,
-            meteor_nltk=args.meteor_nltk,
+            protocol=protocol,
+            contexts=[r["context"] for r in records] if protocol == "grouped" else None,
+            meteor=meteor,
+            meteor_nltk=meteor_nltk,
         )
     except MeteorUnavailableError as error:
         raise CommandError(
@@ -57,10 +65,20 @@ def score_records(records: list[dict[str, Any]], args: argparse.Namespace) -> di
     except WordNetUnavailableError as error:
         raise CommandError(f"{error} (or pass --no-meteor-nltk)") from error
     except ValueError as error:
-        raise CommandError(f"{args.predictions}: {error}") from error
+        raise CommandError(f"{where}: {error}") from error
     for key, _ in TABLE_ROWS:
         result.setdefault(key, None)
     return result
+
+
+def scoring_options(args: argparse.Namespace) -> dict[str, object]:
+    """The scoring choices of ``evaluate``'s arguments, as ``score_records`` takes them."""
+    return {
+        "protocol": args.protocol,
+        "meteor": args.meteor,
+        "meteor_nltk": args.meteor_nltk,
+        "where": args.predictions,
+    }
 
 
 def read_predictions(

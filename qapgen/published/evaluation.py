@@ -22,7 +22,7 @@ from qapgen.published.formats import CheckpointFormat, parse_pairs, parse_questi
 
 # sources -> generated texts
 Generate = Callable[[list[str]], list[str]]
-# (predictions, references, contexts-or-None) -> qapgen.metrics.score's result
+# (predictions, each prediction's references) -> qapgen.metrics.score's result
 Score = Callable[[list[str], list[list[str]]], dict[str, Any]]
 
 

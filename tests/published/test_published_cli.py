@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from qapgen.cli.main import main
 from qapgen.published.formats import FORMATS, parse_pairs, parse_questions
@@ -85,3 +86,13 @@ def test_an_existing_predictions_file_is_not_overwritten(tiny_checkpoint, tmp_pa
     argv = ["evaluate-model", "--data", "fixtures", *NO_METEOR, "--format", "lmqg-qg"]
     assert main([*argv, "--model", str(tiny_checkpoint), "--predictions-out", str(out)]) == 1
     assert out.read_text() == "precious\n"
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA"
+)
+def test_cuda_without_cuda_is_refused_in_one_line(tiny_checkpoint, capsys):
+    argv = ["evaluate-model", "--data", "fixtures", *NO_METEOR, "--format", "lmqg-qg"]
+    assert main([*argv, "--model", str(tiny_checkpoint), "--device", "cuda"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "CUDA is not available" in error
